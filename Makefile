@@ -1,0 +1,52 @@
+# The two commands of the README:
+#   make book   build the whole book: environment, install, execute every notebook, static site
+#   make test   run every test (lint, unit tests + coverage, notebooks, pairing, site, browser)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The pinned torch of the published build. On a machine without a local CPU wheel, override,
+# e.g. `make book TORCH_SPEC="torch==2.13.0"` plus PIP_EXTRA_INDEX_URL for a CPU-only wheel.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.gantheory-installed
+
+.PHONY: book test env browser sync setup-cells lint serve clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $@
+
+env: $(STAMP)
+
+book: env
+	$(BIN)/python tools/build_book.py
+
+# Debian's chromium for the headless-browser test (no browser download by playwright).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$GANTHEORY_CHROMIUM" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser test"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium >/dev/null; \
+	else echo "no chromium: set GANTHEORY_CHROMIUM=/path/to/chromium"; fi
+
+test: env browser
+	GANTHEORY_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=600 --cov=gantheory --cov-report=term-missing --cov-fail-under=90
+
+sync: env
+	$(BIN)/jupytext --sync notebooks/*.md
+
+setup-cells: env
+	$(BIN)/python tools/setup_cells.py
+
+lint: env
+	$(BIN)/ruff check .
+
+serve:
+	$(PYTHON) -m http.server --directory _build/html 8000
+
+clean:
+	rm -rf _build .pytest_cache .coverage

@@ -1,0 +1,90 @@
+"""Run configuration shared by every chapter: problem sizes, device and seeds.
+
+The book has three size regimes:
+
+- ``quick``: tiny sizes for the test suite, selected by the environment variable
+  ``GANTHEORY_QUICK=1`` (any of ``1, true, yes, on``);
+- ``cpu``: the sizes of the published book, used when no GPU is found;
+- ``gpu``: larger sizes, used when CUDA is available (falls back to ``cpu`` sizes when a
+  chapter gives none).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+
+QUICK_ENV = "GANTHEORY_QUICK"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+T = TypeVar("T")
+
+
+class ConvergenceError(RuntimeError):
+    """An iterative solver stopped before reaching its tolerance."""
+
+
+def quick_mode() -> bool:
+    """True when ``GANTHEORY_QUICK`` asks for small problem sizes.
+
+    Raises ``ValueError`` for a value that is neither true-like nor false-like, so a typo
+    never silently runs the wrong sizes.
+    """
+    raw = os.environ.get(QUICK_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{QUICK_ENV}={raw!r} is not understood; use 1 or 0")
+
+
+def device_kind() -> str:
+    """``"gpu"`` when CUDA is available to torch, else ``"cpu"``."""
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def run_mode() -> str:
+    """The size regime in force: ``"quick"``, ``"cpu"`` or ``"gpu"``."""
+    return "quick" if quick_mode() else device_kind()
+
+
+def pick(*, quick: T, cpu: T, gpu: T | None = None) -> T:
+    """Choose a problem size for the current run mode (see module docstring)."""
+    mode = run_mode()
+    if mode == "quick":
+        return quick
+    if mode == "gpu" and gpu is not None:
+        return gpu
+    return cpu
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch; return a fresh NumPy ``Generator`` for this seed."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    import torch
+
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)  # noqa: NPY002 - legacy global RNG of third-party code
+    torch.manual_seed(int(seed))
+    return np.random.default_rng(int(seed))
+
+
+def describe() -> str:
+    """One line saying which sizes and device this run uses (printed by each chapter)."""
+    import torch
+
+    mode = run_mode()
+    text = {
+        "quick": f"quick sizes ({QUICK_ENV}=1, for tests)",
+        "cpu": "full CPU sizes (no GPU found)",
+        "gpu": "GPU sizes",
+    }[mode]
+    threads = torch.get_num_threads()
+    return f"gantheory run mode: {text}; torch {torch.__version__}, {threads} CPU threads"

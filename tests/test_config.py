@@ -1,0 +1,49 @@
+"""Tests of gantheory.config (the quick switch, sizes, seeds)."""
+
+import numpy as np
+import pytest
+import torch
+
+from gantheory import config
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("ON", True),
+                                            ("0", False), ("", False), ("no", False)])
+def test_quick_mode_values(monkeypatch, value, expected):
+    monkeypatch.setenv(config.QUICK_ENV, value)
+    assert config.quick_mode() is expected
+
+
+def test_quick_mode_rejects_typos(monkeypatch):
+    monkeypatch.setenv(config.QUICK_ENV, "yess")
+    with pytest.raises(ValueError, match="GANTHEORY_QUICK"):
+        config.quick_mode()
+
+
+def test_pick_follows_mode(monkeypatch):
+    monkeypatch.setenv(config.QUICK_ENV, "1")
+    assert config.run_mode() == "quick"
+    assert config.pick(quick=1, cpu=2, gpu=3) == 1
+    assert "quick" in config.describe()
+    monkeypatch.setenv(config.QUICK_ENV, "0")
+    expected = config.device_kind()
+    assert config.run_mode() == expected
+    assert config.pick(quick=1, cpu=2, gpu=3) == (3 if expected == "gpu" else 2)
+    assert config.pick(quick=1, cpu=2) == 2  # no GPU size given: CPU size
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.pick(quick=1, cpu=2, gpu=3) == 3
+    assert "GPU" in config.describe()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "full CPU" in config.describe()
+
+
+def test_seed_everything_is_reproducible():
+    a = config.seed_everything(3)
+    t1, n1 = torch.rand(3), np.random.rand(2)  # noqa: NPY002 - the legacy RNG is what is seeded
+    b = config.seed_everything(3)
+    assert torch.equal(t1, torch.rand(3))
+    assert np.array_equal(n1, np.random.rand(2))  # noqa: NPY002
+    assert a.random() == b.random()
+    for bad in (-1, 1.5, "3"):
+        with pytest.raises(ValueError):
+            config.seed_everything(bad)

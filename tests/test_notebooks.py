@@ -1,0 +1,67 @@
+"""Every chapter is a MyST .md notebook paired with an .ipynb that is in sync and output-free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MDS = sorted((ROOT / "notebooks").glob("*.md"))
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def test_there_are_chapters():
+    assert MDS, "no notebooks/*.md"
+    assert {p.stem for p in MDS} == {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+
+
+@pytest.mark.parametrize("md", MDS, ids=lambda p: p.stem)
+def test_pair_in_sync(md):
+    text_nb = jupytext.read(md)
+    ipynb = jupytext.read(md.with_suffix(".ipynb"))
+    assert _cells(text_nb) == _cells(ipynb), f"{md.name} and its .ipynb differ: run `make sync`"
+    assert ipynb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("md", MDS, ids=lambda p: p.stem)
+def test_ipynb_committed_without_outputs(md):
+    nb = jupytext.read(md.with_suffix(".ipynb"))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("md", MDS, ids=lambda p: p.stem)
+def test_chapter_structure(md):
+    """Objectives, numbered results, exercises with solutions, references."""
+    text = md.read_text()
+    for needle in ("Learning objectives", "Prerequisites", "{prf:theorem}", "{prf:proof}",
+                   "{exercise}", "{solution", ":class: dropdown", "## References", "assert "):
+        assert needle in text, f"{md.name} lacks {needle!r}"
+
+
+def test_colab_setup_cells_match_config():
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "setup_cells.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_setup_cell_detects_a_stale_url(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import setup_cells
+    finally:
+        sys.path.pop(0)
+    text = MDS[0].read_text()
+    assert setup_cells.expected_text(text) == text
+    stale = text.replace(setup_cells.install_target(), "gantheory @ git+https://example.org/x@y")
+    assert setup_cells.expected_text(stale) == text
+    with pytest.raises(ValueError, match="no Colab setup cell"):
+        setup_cells.expected_text("# a page without a setup cell\n")
