@@ -29,7 +29,7 @@ browser:
 	elif command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing Debian's chromium for the browser test"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium >/dev/null; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium: set GANTHEORY_CHROMIUM=/path/to/chromium"; fi
 
 test: env browser

@@ -37,6 +37,19 @@ def test_pick_follows_mode(monkeypatch):
     assert "full CPU" in config.describe()
 
 
+def test_derive_seed_is_stable_and_separates_streams():
+    a = config.derive_seed(5, "samples", 10)
+    assert a == config.derive_seed(5, "samples", 10)
+    assert len({a, config.derive_seed(5, "observables", 10), config.derive_seed(5, "samples", 11),
+                config.derive_seed(6, "samples", 10)}) == 4
+    x = np.random.default_rng(config.derive_seed(1, "x")).standard_normal(1000)
+    y = np.random.default_rng(config.derive_seed(1, "y")).standard_normal(1000)
+    assert abs(np.corrcoef(x, y)[0, 1]) < 0.15  # independent streams
+    for bad in ((-1,), (1, -2), (1, 2.5), (True,)):
+        with pytest.raises(ValueError):
+            config.derive_seed(*bad)
+
+
 def test_seed_everything_is_reproducible():
     a = config.seed_everything(3)
     t1, n1 = torch.rand(3), np.random.rand(2)  # noqa: NPY002 - the legacy RNG is what is seeded

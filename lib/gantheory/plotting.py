@@ -54,14 +54,14 @@ TEMPLATE = "plotly_white"
 
 
 def figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_y: bool = False,
-           height: int = 420) -> go.Figure:
+           height: int = 480) -> go.Figure:
     """An empty figure with the book's layout (title, axis labels, optional log axes)."""
     fig = go.Figure()
     fig.update_layout(
         title=title, template=TEMPLATE, height=height,
         xaxis_title=xaxis, yaxis_title=yaxis,
-        legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0),
-        margin=dict(l=60, r=20, t=60, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+        margin=dict(l=60, r=20, t=60, b=150),
     )
     if log_x:
         fig.update_xaxes(type="log")
