@@ -1,0 +1,575 @@
+"""Gram matrices of concentrated mixtures: random matrix theory for Part II.
+
+Conventions
+-----------
+The book's math writes the data as columns,
+:math:`X = [x_1, \\dots, x_n] \\in \\mathbb R^{p\\times n}`, and studies
+:math:`G = X^\\top X / p` (:math:`n\\times n`).
+In code, samples are **rows**: a data array has shape ``(n, p)`` and ``gram(features)``
+returns ``features @ features.T / p``.
+Class ``l`` has proportion :math:`c_\\ell = n_\\ell / n`, mean :math:`m_\\ell` and covariance
+:math:`C_\\ell`; covariances are given as ``(p, p)`` arrays or as ``(p,)`` arrays of diagonal
+entries.
+
+Main results implemented here:
+
+- the limiting eigenvalue density of :math:`G` for a ``k``-class mixture
+  (:func:`gram_spectral_density`), from the deterministic equivalent of the resolvent of
+  :math:`S = XX^\\top/n`:
+  :math:`\\bar Q(z) = (\\sum_\\ell c_\\ell C_\\ell/(1+\\delta_\\ell(z)) - zI_p)^{-1}`,
+  :math:`\\delta_\\ell(z) = \\frac1n\\operatorname{tr} C_\\ell\\bar Q(z)`;
+  the nonzero eigenvalues of :math:`G` are those of :math:`\\frac np S`;
+- isolated eigenvalues ("spikes") and eigenvector alignments created by the class means, for
+  isotropic noise (:func:`spike_theory`);
+- the Gaussian-mixture surrogate with the same first two moments
+  (:func:`gaussian_mixture_surrogate`), spectral distances and spectral clustering.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.stats as st
+from scipy.optimize import linear_sum_assignment
+
+from gantheory.config import ConvergenceError
+
+__all__ = [
+    "gram",
+    "gram_spectral_density",
+    "marchenko_pastur_density",
+    "GaussianMixtureSurrogate",
+    "gaussian_mixture_surrogate",
+    "SpikeTheory",
+    "spike_theory",
+    "ks_distance",
+    "ks_against_density",
+    "top_eigenvectors",
+    "indicator_alignment",
+    "spectral_clustering",
+    "clustering_accuracy",
+]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_matrix(x, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise ValueError(f"{name} must have shape (n, p) with samples as rows, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    return arr
+
+
+def _as_labels(labels, n: int) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {lab.shape}")
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+    return lab
+
+
+def _check_proportions(proportions, k: int) -> np.ndarray:
+    c = np.asarray(proportions, dtype=np.float64)
+    if c.shape != (k,):
+        raise ValueError(f"proportions must have shape ({k},) (one per class), got {c.shape}")
+    if not np.all(np.isfinite(c)) or np.any(c < 0) or abs(c.sum() - 1.0) > 1e-8:
+        raise ValueError(f"proportions must be non-negative and sum to 1, got {c}")
+    return c
+
+
+def _check_covariances(covariances) -> tuple[list[np.ndarray], bool, int]:
+    """List of covariances, whether all are given as diagonals, and the dimension p."""
+    if isinstance(covariances, np.ndarray) and covariances.ndim in (2, 3) and \
+            covariances.dtype != object:
+        covs = list(covariances)
+    else:
+        covs = list(covariances)
+    if not covs:
+        raise ValueError("at least one covariance is needed")
+    covs = [np.asarray(c, dtype=np.float64) for c in covs]
+    diag = all(c.ndim == 1 for c in covs)
+    p = covs[0].shape[0]
+    for i, c in enumerate(covs):
+        if not np.all(np.isfinite(c)):
+            raise ValueError(f"covariance {i} contains NaN or infinite entries")
+        if c.ndim == 1:
+            if c.shape != (p,):
+                raise ValueError(f"covariance {i} has shape {c.shape}, expected ({p},)")
+            if np.any(c < 0):
+                raise ValueError(f"covariance {i} has negative diagonal entries (not PSD)")
+        elif c.ndim == 2:
+            if c.shape != (p, p):
+                raise ValueError(f"covariance {i} has shape {c.shape}, expected ({p}, {p})")
+            if not np.allclose(c, c.T, atol=1e-10 * max(1.0, np.abs(c).max())):
+                raise ValueError(f"covariance {i} is not symmetric")
+            lam_min = np.linalg.eigvalsh(c)[0]
+            if lam_min < -1e-8 * max(1.0, np.abs(c).max()):
+                raise ValueError(f"covariance {i} is not positive semi-definite "
+                                 f"(smallest eigenvalue {lam_min:.3g})")
+        else:
+            raise ValueError(f"covariance {i} must be (p, p) or (p,), got shape {c.shape}")
+    return covs, diag, p
+
+
+# --------------------------------------------------------------------------- Gram matrices
+
+
+def gram(features) -> np.ndarray:
+    """Gram matrix :math:`G = X^\\top X / p` of ``features`` ``(n, p)`` (rows are samples).
+
+    Returns ``(n, n)``."""
+    x = _as_matrix(features, "features")
+    return x @ x.T / x.shape[1]
+
+
+def marchenko_pastur_density(x, ratio: float, variance: float = 1.0) -> np.ndarray:
+    """Closed-form Marchenko-Pastur density of :math:`S = XX^\\top/n` for i.i.d. entries.
+
+    ``ratio`` is :math:`p/n \\in (0, 1]`, ``variance`` the entries' variance; the law is supported
+    on :math:`\\sigma^2(1\\pm\\sqrt{ratio})^2`. Used to test :func:`gram_spectral_density`.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    x = np.asarray(x, dtype=np.float64)
+    a, b = variance * (1 - math.sqrt(ratio)) ** 2, variance * (1 + math.sqrt(ratio)) ** 2
+    inside = (x > a) & (x < b)
+    out = np.zeros_like(x)
+    xi = x[inside]
+    out[inside] = np.sqrt((b - xi) * (xi - a)) / (2 * math.pi * variance * ratio * xi)
+    return out
+
+
+def _reduce_to_spectra(covs: list[np.ndarray], diag: bool) -> np.ndarray | None:
+    """``(k, p)`` eigenvalues in a common eigenbasis, or ``None`` if the covariances do not
+    commute."""
+    if diag:
+        return np.stack(covs)
+    mats = [np.diag(c) if c.ndim == 1 else c for c in covs]
+    weights = np.random.default_rng(0).uniform(1.0, 2.0, len(mats))
+    _, basis = np.linalg.eigh(sum(w * m for w, m in zip(weights, mats, strict=True)))
+    spectra = []
+    for m in mats:
+        rotated = basis.T @ m @ basis
+        off = rotated - np.diag(np.diag(rotated))
+        if np.linalg.norm(off) > 1e-8 * max(1.0, np.linalg.norm(m)):
+            return None
+        spectra.append(np.diag(rotated).copy())
+    return np.stack(spectra)
+
+
+class _DiagonalSolver:
+    """Fixed-point equations when the covariances share an eigenbasis: O(k p) per step."""
+
+    def __init__(self, lam: np.ndarray, c: np.ndarray, n: int) -> None:
+        keep = lam.max(axis=0) > 0  # directions outside every covariance's range carry nothing
+        lam = lam[:, keep]
+        # identical eigenvalue profiles contribute identical terms: merge them (exact)
+        profiles, counts = np.unique(lam, axis=1, return_counts=True)
+        self.lam, self.w, self.c, self.n = profiles, counts.astype(np.float64), c, n
+        self.p_eff = int(keep.sum())
+
+    def step(self, delta: np.ndarray, z: complex, jacobian: bool):
+        coef = self.c / (1 + delta)
+        q = 1.0 / (coef @ self.lam - z)
+        wq = self.w * q
+        t = self.lam @ wq / self.n
+        m = wq.sum() / self.p_eff
+        if not jacobian:
+            return t, None, m
+        jac = (self.lam * (wq * q)) @ self.lam.T / self.n * (self.c / (1 + delta) ** 2)
+        return t, jac, m
+
+
+class _DenseSolver:
+    """Fixed-point equations for general covariances: O(k p^3) per step."""
+
+    def __init__(self, covs: list[np.ndarray], c: np.ndarray, n: int) -> None:
+        mats = np.stack([np.diag(m) if m.ndim == 1 else m for m in covs])
+        total = np.tensordot(c, mats, axes=1)
+        evals, basis = np.linalg.eigh(total)
+        keep = evals > 1e-12 * max(1.0, evals.max())
+        basis = basis[:, keep]  # restrict to the range of sum_l c_l C_l
+        self.mats = np.einsum("ij,ljk,km->lim", basis.T, mats, basis)
+        self.c, self.n, self.p_eff = c, n, int(keep.sum())
+        self.eye = np.eye(self.p_eff)
+
+    def step(self, delta: np.ndarray, z: complex, jacobian: bool):
+        coef = self.c / (1 + delta)
+        q = np.linalg.inv(np.tensordot(coef, self.mats, axes=1) - z * self.eye)
+        a = self.mats @ q  # C_l Q, shape (k, p, p)
+        t = np.einsum("lii->l", a) / self.n
+        m = np.trace(q) / self.p_eff
+        if not jacobian:
+            return t, None, m
+        k = a.shape[0]
+        flat = a.reshape(k, -1)
+        jac = flat @ a.transpose(0, 2, 1).reshape(k, -1).T  # tr(C_l Q C_m Q)
+        jac = jac / self.n * (self.c / (1 + delta) ** 2)
+        return t, jac, m
+
+
+def _newton(solver, z: complex, delta: np.ndarray, tol: float, max_iter: int = 40):
+    """Newton's method on delta - T(delta) = 0; returns (delta, m) or None if it fails."""
+    eye = np.eye(delta.size)
+    for _ in range(max_iter):
+        t, jac, m = solver.step(delta, z, True)
+        try:
+            new = delta - np.linalg.solve(eye - jac, delta - t)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(new)):
+            return None
+        if np.max(np.abs(new - delta)) <= tol * (1.0 + np.max(np.abs(new))):
+            # m was evaluated at the previous iterate, within tol of the solution
+            # the Stieltjes transform of a measure maps C+ to C+: reject the other branch
+            if m.imag < -1e-10 * abs(m) or np.any(new.imag < -1e-8 * (1 + np.abs(new))):
+                return None
+            return new, m
+        delta = new
+    return None
+
+
+def _fixed_point(solver, z: complex, delta: np.ndarray, tol: float, max_iter: int):
+    """Damped fixed-point iteration (slow near the real axis, but stays in C+)."""
+    for _ in range(max_iter):
+        t, _, m = solver.step(delta, z, False)
+        new = 0.5 * delta + 0.5 * t
+        if np.max(np.abs(new - delta)) <= tol * (1.0 + np.max(np.abs(new))):
+            return new, solver.step(new, z, False)[2]
+        delta = new
+    return None
+
+
+def _solve(solver, z: complex, warm: np.ndarray | None, scale: float, tol: float,
+           max_iter: int) -> tuple[np.ndarray, complex]:
+    if warm is not None:
+        out = _newton(solver, z, warm, tol)
+        if out is not None:
+            return out
+    # continuation from far above the real axis, where the fixed point is easy
+    delta = np.zeros(solver.c.size, dtype=np.complex128)
+    etas = np.geomspace(max(scale, z.imag), z.imag, 12)
+    for eta in etas:
+        zz = complex(z.real, eta)
+        out = _newton(solver, zz, delta, tol)
+        if out is None:
+            out = _fixed_point(solver, zz, delta, tol, max_iter)
+        if out is None:
+            raise ConvergenceError(
+                f"the fixed point did not converge at z = {zz:.6g} within {max_iter} "
+                "iterations; try a larger eta or max_iter")
+        delta = out[0]
+    return out
+
+
+def gram_spectral_density(x, covariances, proportions, n: int, *, eta: float | None = None,
+                          tol: float = 1e-10, max_iter: int = 20_000) -> np.ndarray:
+    """Limiting eigenvalue density of :math:`G = X^\\top X/p` for a ``k``-class mixture.
+
+    Parameters
+    ----------
+    x : array ``(m,)``
+        Points (eigenvalues of :math:`G`) where the density is evaluated; any order.
+    covariances : sequence of ``k`` arrays, each ``(p, p)`` or ``(p,)`` (diagonal entries)
+        Class covariances :math:`C_\\ell` (PSD). The class means do not enter the bulk density.
+    proportions : array ``(k,)``
+        Class proportions :math:`c_\\ell` (non-negative, summing to 1).
+    n : int
+        Number of samples (columns of :math:`X`); :math:`p` is the covariances' dimension.
+    eta : float, optional
+        Distance to the real axis at which the Stieltjes transform is evaluated, in units of
+        :math:`S`'s eigenvalues (default ``1e-7`` times the mean population eigenvalue). The
+        result is the density smoothed by a Cauchy kernel of that width.
+
+    Returns
+    -------
+    array ``(m,)``
+        Density of the absolutely continuous part. Its integral is :math:`\\min(r, n)/n` with
+        :math:`r` the rank of :math:`\\sum_\\ell c_\\ell C_\\ell` (``p`` for nonsingular
+        covariances); the rest is the atom of :math:`G` at 0.
+
+    The fixed point is solved by Newton's method, warm-started from the previous grid point (the
+    grid is visited in increasing order), with a continuation in ``eta`` from far above the real
+    axis when Newton fails. When the covariances are diagonal or commute, the traces are sums
+    over their common eigenvalues: O(k p) per iteration (O(k p^3) otherwise). Raises
+    :class:`~gantheory.ConvergenceError` when the equations cannot be solved to ``tol``.
+    """
+    pts = np.asarray(x, dtype=np.float64)
+    if pts.ndim != 1 or pts.size == 0 or not np.all(np.isfinite(pts)):
+        raise ValueError("x must be a non-empty 1-D array of finite points")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    covs, diag, p = _check_covariances(covariances)
+    c = _check_proportions(proportions, len(covs))
+    spectra = _reduce_to_spectra(covs, diag)
+    solver = _DiagonalSolver(spectra, c, int(n)) if spectra is not None else \
+        _DenseSolver(covs, c, int(n))
+    p_eff = solver.p_eff
+    if p_eff == 0:
+        return np.zeros_like(pts)
+    scale = float(sum(cl * (np.sum(m) if m.ndim == 1 else np.trace(m)) for cl, m in
+                      zip(c, covs, strict=True)) / p_eff)
+    eta = 1e-7 * scale if eta is None else float(eta)
+    if not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"eta must be positive, got {eta}")
+    atom = max(0.0, 1.0 - n / p_eff)  # mass of S's eigenvalue 0
+    out = np.zeros_like(pts)
+    order = np.argsort(pts)
+    history: list[tuple[float, np.ndarray]] = []  # last two solutions, for a linear predictor
+    for idx in order:
+        t = pts[idx]
+        if t <= 0:
+            continue
+        s = t * p / n  # eigenvalue of S = (p/n) * eigenvalue of G
+        warm = None
+        if len(history) == 2 and history[1][0] > history[0][0]:
+            (s0, d0), (s1, d1) = history
+            warm = d1 + (d1 - d0) * (s - s1) / (s1 - s0)
+        elif history:
+            warm = history[-1][1]
+        delta, m = _solve(solver, complex(s, eta), warm, scale, tol, max_iter)
+        history = [*history[-1:], (s, delta)]
+        dens_s = m.imag / math.pi - atom * eta / (math.pi * (s * s + eta * eta))
+        out[idx] = max(0.0, dens_s) * p_eff * p / n**2
+    return out
+
+
+# --------------------------------------------------------------------------- surrogate
+
+
+@dataclass(frozen=True)
+class GaussianMixtureSurrogate:
+    """Gaussian mixture with given per-class moments.
+
+    ``classes`` ``(k,)`` labels, ``means`` ``(k, p)``, ``covariances`` ``(k, p, p)``,
+    ``proportions`` ``(k,)``, ``counts`` ``(k,)`` samples the moments were estimated from.
+    """
+
+    classes: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    proportions: np.ndarray
+    counts: np.ndarray
+
+    def sample(self, n: int, seed: int, proportions=None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` samples ``(n, p)`` and their labels ``(n,)``, classes in blocks.
+
+        Class sizes are ``n * proportions`` rounded by largest remainder (so they sum to ``n``);
+        ``x = m_l + C_l^{1/2} g`` with ``g ~ N(0, I_p)`` and the PSD square root.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        c = self.proportions if proportions is None else \
+            _check_proportions(proportions, self.classes.size)
+        sizes = class_sizes(n, c)
+        rng = np.random.default_rng(seed)
+        xs, ys = [], []
+        for label, mean, cov, size in zip(self.classes, self.means, self.covariances, sizes,
+                                          strict=True):
+            evals, evecs = np.linalg.eigh(cov)
+            root = evecs * np.sqrt(np.clip(evals, 0, None))
+            xs.append(mean + rng.standard_normal((size, mean.size)) @ root.T)
+            ys.append(np.full(size, label))
+        return np.concatenate(xs), np.concatenate(ys)
+
+
+def class_sizes(n: int, proportions) -> np.ndarray:
+    """Integer class sizes summing to ``n``, proportional to ``proportions`` (largest remainder)."""
+    c = np.asarray(proportions, dtype=np.float64)
+    raw = n * c
+    sizes = np.floor(raw).astype(int)
+    sizes[np.argsort(-(raw - sizes), kind="stable")[: n - sizes.sum()]] += 1
+    return sizes
+
+
+def gaussian_mixture_surrogate(features, labels) -> GaussianMixtureSurrogate:
+    """Per-class means, covariances and proportions of ``features`` ``(N, p)`` with ``labels``
+    ``(N,)``: the Gaussian mixture "with the same first two moments".
+
+    Covariances are the unbiased sample covariances (``ddof=1``); each class needs at least two
+    samples. Draw from it with :meth:`GaussianMixtureSurrogate.sample`.
+    """
+    x = _as_matrix(features, "features")
+    lab = _as_labels(labels, x.shape[0])
+    classes, counts = np.unique(lab, return_counts=True)
+    if np.any(counts < 2):
+        found = dict(zip(classes.tolist(), counts.tolist(), strict=True))
+        raise ValueError(f"every class needs at least 2 samples, got counts {found}")
+    means = np.stack([x[lab == k].mean(axis=0) for k in classes])
+    covs = np.stack([np.cov(x[lab == k], rowvar=False, ddof=1).reshape(x.shape[1], x.shape[1])
+                     for k in classes])
+    return GaussianMixtureSurrogate(classes, means, covs, counts / counts.sum(), counts)
+
+
+# --------------------------------------------------------------------------- spikes
+
+
+@dataclass(frozen=True)
+class SpikeTheory:
+    """Spikes of :math:`G` for isotropic noise (see :func:`spike_theory`).
+
+    ``theta`` ``(r,)``: singular values of the normalized mean part, decreasing;
+    ``threshold``: the phase-transition value of ``theta``;
+    ``eigenvalues`` ``(r,)``: limiting isolated eigenvalues of :math:`G` (the bulk edge for
+    ``theta <= threshold``); ``alignments`` ``(r,)``: limiting squared cosine between the
+    corresponding eigenvector of :math:`G` and the mean part's direction in :math:`\\mathbb R^n`
+    (0 below the threshold); ``bulk_edge``: right edge of the bulk of :math:`G`.
+    """
+
+    theta: np.ndarray
+    threshold: float
+    eigenvalues: np.ndarray
+    alignments: np.ndarray
+    bulk_edge: float
+
+
+def spike_theory(means, proportions, n: int, noise_variance: float = 1.0) -> SpikeTheory:
+    """Isolated eigenvalues and eigenvector alignments of :math:`G` created by class means.
+
+    Model: :math:`X = MJ^\\top + \\sigma Z` with :math:`Z` i.i.d. standard (all classes share the
+    covariance :math:`\\sigma^2 I_p`), ``means`` ``(k, p)`` the columns of :math:`M`, class sizes
+    :math:`n c_\\ell`. Write :math:`\\gamma = \\min(p,n)/\\max(p,n)`, :math:`N=\\max(p, n)` and
+    :math:`\\theta_i` the singular values of :math:`MJ^\\top/(\\sigma\\sqrt N)`. By the theorem of
+    Benaych-Georges and Nadakuditi (2012) on low-rank perturbations of rectangular matrices, as
+    :math:`p, n\\to\\infty`, a singular value with :math:`\\theta > \\gamma^{1/4}` gives the
+    outlier :math:`\\sqrt{(1+\\theta^2)(\\gamma+\\theta^2)}/\\theta` of :math:`X/(\\sigma\\sqrt N)`
+    (the bulk edge :math:`1+\\sqrt\\gamma` otherwise), and its singular vector on the :math:`n`
+    side has squared alignment :math:`1-(\\gamma+\\theta^2)/(\\theta^2(\\theta^2+1))`
+    if :math:`p\\le n`, or
+    :math:`1-\\gamma(1+\\theta^2)/(\\theta^2(\\theta^2+\\gamma))` if :math:`p > n`. Eigenvalues of
+    :math:`G` are :math:`\\sigma^2 N/p` times the squared singular values.
+    """
+    m = _as_matrix(means, "means")
+    k, p = m.shape
+    c = _check_proportions(proportions, k)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not math.isfinite(noise_variance) or noise_variance <= 0:
+        raise ValueError(f"noise_variance must be positive, got {noise_variance}")
+    big, small = max(p, n), min(p, n)
+    gamma = small / big
+    # singular values of M J^T: J^T J = diag(n c), so they are those of M diag(sqrt(n c))
+    theta = np.linalg.svd(m.T * np.sqrt(n * c), compute_uv=False)
+    theta = theta / math.sqrt(noise_variance * big)
+    threshold = gamma ** 0.25
+    above = theta > threshold
+    safe = np.where(above, theta, 1.0)
+    sv = np.where(above, np.sqrt((1 + safe**2) * (gamma + safe**2)) / safe, 1 + math.sqrt(gamma))
+    if p <= n:
+        align = 1 - (gamma + safe**2) / (safe**2 * (safe**2 + 1))
+    else:
+        align = 1 - gamma * (1 + safe**2) / (safe**2 * (safe**2 + gamma))
+    factor = noise_variance * big / p
+    return SpikeTheory(theta=theta, threshold=threshold, eigenvalues=factor * sv**2,
+                       alignments=np.where(above, align, 0.0),
+                       bulk_edge=factor * (1 + math.sqrt(gamma)) ** 2)
+
+
+# --------------------------------------------------------------------------- distances
+
+
+def ks_distance(eigs_a, eigs_b) -> float:
+    """Two-sample Kolmogorov-Smirnov distance between two empirical spectra (1-D arrays)."""
+    a = np.asarray(eigs_a, dtype=np.float64)
+    b = np.asarray(eigs_b, dtype=np.float64)
+    for name, v in (("eigs_a", a), ("eigs_b", b)):
+        if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
+            raise ValueError(f"{name} must be a non-empty finite 1-D array")
+    return float(st.ks_2samp(a, b).statistic)
+
+
+def ks_against_density(eigs, x, density, *, atom: float = 0.0) -> float:
+    """Kolmogorov-Smirnov distance between an empirical spectrum and a limiting law.
+
+    The law has an atom of mass ``atom`` at 0 and density ``density`` on the increasing grid
+    ``x`` (its CDF is integrated by the trapezoid rule). The grid must carry the whole law:
+    ``atom + integral`` must be 1 within 0.01 (else ``ValueError``). Eigenvalues below
+    ``1e-9 * max(eigs)`` count as zeros.
+    """
+    e = np.sort(np.asarray(eigs, dtype=np.float64))
+    xs = np.asarray(x, dtype=np.float64)
+    f = np.asarray(density, dtype=np.float64)
+    if e.ndim != 1 or e.size == 0 or not np.all(np.isfinite(e)):
+        raise ValueError("eigs must be a non-empty finite 1-D array")
+    if xs.ndim != 1 or xs.shape != f.shape or xs.size < 2 or np.any(np.diff(xs) <= 0):
+        raise ValueError("x must be increasing and density must have the same shape")
+    if not 0 <= atom <= 1:
+        raise ValueError(f"atom must be in [0, 1], got {atom}")
+    cdf = np.concatenate([[0.0], np.cumsum(np.diff(xs) * (f[1:] + f[:-1]) / 2)])
+    total = atom + cdf[-1]
+    if abs(total - 1) > 0.01:
+        raise ValueError(f"the law has mass {total:.4f} on the grid, not 1: widen the grid "
+                         "or refine it")
+    e = np.where(np.abs(e) < 1e-9 * max(np.abs(e).max(), 1e-300), 0.0, e)
+    values, counts = np.unique(e, return_counts=True)  # ties (the zeros) handled exactly
+    emp_right = np.cumsum(counts) / e.size
+    emp_left = emp_right - counts / e.size
+    cont = np.interp(values, xs, cdf, left=0.0, right=cdf[-1])
+    law_right = (atom * (values >= 0) + cont) / total
+    law_left = (atom * (values > 0) + cont) / total
+    return float(max(np.max(np.abs(emp_right - law_right)), np.max(np.abs(emp_left - law_left))))
+
+
+# --------------------------------------------------------------------------- eigenvectors
+
+
+def top_eigenvectors(g, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` eigenvalues ``(k,)`` (decreasing) and eigenvectors ``(n, k)`` of a symmetric
+    ``(n, n)`` matrix. Signs are fixed so that each eigenvector has a positive sum (or, if the
+    sum vanishes, a positive first nonzero entry): deterministic plots."""
+    g = np.asarray(g, dtype=np.float64)
+    if g.ndim != 2 or g.shape[0] != g.shape[1] or not np.all(np.isfinite(g)):
+        raise ValueError("g must be a finite square matrix")
+    if not 1 <= k <= g.shape[0]:
+        raise ValueError(f"k must be in [1, {g.shape[0]}], got {k}")
+    vals, vecs = np.linalg.eigh(g)
+    vals, vecs = vals[::-1][:k], vecs[:, ::-1][:, :k]
+    for j in range(k):
+        s = vecs[:, j].sum()
+        if abs(s) < 1e-10:
+            s = vecs[np.flatnonzero(np.abs(vecs[:, j]) > 1e-12)[0], j]
+        vecs[:, j] *= np.sign(s)
+    return vals, vecs
+
+
+def indicator_alignment(vectors, labels) -> np.ndarray:
+    """Squared norm of the projection of each column of ``vectors`` ``(n, r)`` on the span of
+    the class indicators of ``labels`` ``(n,)``: ``(r,)`` values in [0, 1] for unit vectors."""
+    v = _as_matrix(vectors, "vectors")
+    lab = _as_labels(labels, v.shape[0])
+    out = np.zeros(v.shape[1])
+    for k in np.unique(lab):
+        idx = lab == k
+        out += v[idx].sum(axis=0) ** 2 / idx.sum()
+    return out
+
+
+def spectral_clustering(features, k: int, *, seed: int = 0) -> np.ndarray:
+    """Cluster the rows of ``features`` ``(n, p)`` into ``k`` groups: k-means (scikit-learn,
+    seeded, 10 restarts) on the top ``k`` eigenvectors of :math:`G = X^\\top X/p`. Returns
+    labels ``(n,)`` in ``0..k-1``."""
+    from sklearn.cluster import KMeans
+
+    _, vecs = top_eigenvectors(gram(features), k)
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vecs)
+
+
+def clustering_accuracy(predicted, truth) -> float:
+    """Accuracy of ``predicted`` cluster labels against ``truth`` under the best matching of
+    clusters to classes (Hungarian algorithm)."""
+    pred = np.asarray(predicted)
+    true = np.asarray(truth)
+    if pred.shape != true.shape or pred.ndim != 1 or pred.size == 0:
+        raise ValueError("predicted and truth must be 1-D arrays of the same length")
+    classes, true_idx = np.unique(true, return_inverse=True)
+    clusters, pred_idx = np.unique(pred, return_inverse=True)
+    table = np.zeros((clusters.size, classes.size))
+    np.add.at(table, (pred_idx, true_idx), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / pred.size)

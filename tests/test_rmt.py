@@ -1,0 +1,316 @@
+"""Unit and property tests of gantheory.rmt."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+
+from gantheory import ConvergenceError, rmt
+
+
+def _sample_mixture(covs, proportions, n, seed, means=None):
+    rng = np.random.default_rng(seed)
+    sizes = rmt.class_sizes(n, proportions)
+    p = np.asarray(covs[0]).shape[0]
+    blocks, labels = [], []
+    for i, (s, c) in enumerate(zip(sizes, covs, strict=True)):
+        c = np.asarray(c, dtype=float)
+        z = rng.standard_normal((s, p))
+        x = z * np.sqrt(c) if c.ndim == 1 else z @ np.linalg.cholesky(c + 1e-12 * np.eye(p)).T
+        blocks.append(x + (0 if means is None else means[i]))
+        labels.append(np.full(s, i))
+    return np.concatenate(blocks), np.concatenate(labels)
+
+
+# ----------------------------------------------------------------------------- density
+
+
+@pytest.mark.parametrize("p,n", [(200, 600), (300, 500)])
+def test_marchenko_pastur_identity_case_p_below_n(p, n):
+    x = np.linspace(0.01, 6, 300)
+    got = rmt.gram_spectral_density(x, [np.ones(p)], [1.0], n)
+    # nonzero eigenvalues of G are (n/p) times those of S, whose law is MP(p/n)
+    expected = rmt.marchenko_pastur_density(x * p / n, p / n) * (p / n) ** 2
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+def test_marchenko_pastur_identity_case_p_above_n():
+    p, n = 900, 300  # G = X^T X / p is then an n x n sample covariance with ratio n / p
+    x = np.linspace(0.01, 3, 300)
+    got = rmt.gram_spectral_density(x, [np.ones(p)], [1.0], n)
+    np.testing.assert_allclose(got, rmt.marchenko_pastur_density(x, n / p), atol=2e-5)
+
+
+def test_density_against_simulation_three_classes():
+    p, n = 300, 900
+    covs = [np.ones(p), np.r_[np.full(p // 2, 0.5), np.full(p - p // 2, 2.0)], np.full(p, 3.0)]
+    c = [0.3, 0.3, 0.4]
+    grid = np.linspace(0, 16, 3000)
+    dens = rmt.gram_spectral_density(grid, covs, c, n)
+    x, _ = _sample_mixture(covs, c, n, seed=1)
+    ks = rmt.ks_against_density(np.linalg.eigvalsh(rmt.gram(x)), grid, dens, atom=1 - p / n)
+    assert ks < 0.02
+
+
+@settings(max_examples=12, deadline=None)
+@given(p=hst.integers(20, 200), ratio=hst.sampled_from([0.25, 0.5, 2.0, 3.0]),
+       scale=hst.floats(0.2, 5.0), seed=hst.integers(0, 1000))
+def test_mass_is_min_p_n_over_n(p, ratio, scale, seed):
+    n = max(5, int(p / ratio))
+    rng = np.random.default_rng(seed)
+    covs = [scale * rng.uniform(0.5, 2.0, p), scale * rng.uniform(0.5, 2.0, p)]
+    top = scale * 2.0 * (1 + np.sqrt(max(n / p, p / n))) ** 2 * max(1, p / n) * 1.5
+    grid = np.concatenate([np.geomspace(1e-6 * top, 0.05 * top, 400),
+                           np.linspace(0.05 * top, top, 2000)[1:]])
+    dens = rmt.gram_spectral_density(grid, covs, [0.4, 0.6], n)
+    assert np.trapezoid(dens, grid) == pytest.approx(min(p, n) / n, abs=5e-3)
+
+
+@settings(max_examples=8, deadline=None)
+@given(perm=hst.permutations([0, 1, 2]), seed=hst.integers(0, 1000))
+def test_invariant_under_permutation_of_classes(perm, seed):
+    rng = np.random.default_rng(seed)
+    p, n = 60, 150
+    covs = [rng.uniform(0.1, 3.0, p) for _ in range(3)]
+    c = rng.dirichlet(np.ones(3))
+    grid = np.linspace(0.05, 10, 60)
+    base = rmt.gram_spectral_density(grid, covs, c, n)
+    permuted = rmt.gram_spectral_density(grid, [covs[i] for i in perm], c[list(perm)], n)
+    np.testing.assert_allclose(base, permuted, atol=1e-8)
+
+
+def test_commuting_matrices_take_the_fast_path_and_agree():
+    rng = np.random.default_rng(2)
+    p, n = 80, 200
+    basis = np.linalg.qr(rng.standard_normal((p, p)))[0]
+    diags = [rng.uniform(0.5, 2, p), rng.uniform(0.2, 1, p)]
+    mats = [basis @ np.diag(d) @ basis.T for d in diags]
+    grid = np.linspace(0.05, 6, 80)
+    fast = rmt.gram_spectral_density(grid, diags, [0.5, 0.5], n)
+    assert rmt._reduce_to_spectra(mats, False) is not None
+    np.testing.assert_allclose(rmt.gram_spectral_density(grid, mats, [0.5, 0.5], n), fast,
+                               atol=1e-7)
+
+
+def test_non_commuting_covariances_against_simulation():
+    rng = np.random.default_rng(3)
+    p, n = 120, 360
+    a = rng.standard_normal((p, p)) / np.sqrt(p)
+    covs = [np.diag(np.linspace(0.5, 2.0, p)), a @ a.T + 0.2 * np.eye(p)]
+    assert rmt._reduce_to_spectra(covs, False) is None  # dense path
+    grid = np.linspace(0, 16, 400)
+    dens = rmt.gram_spectral_density(grid, covs, [0.5, 0.5], n)
+    x, _ = _sample_mixture(covs, [0.5, 0.5], n, seed=4)
+    ks = rmt.ks_against_density(np.linalg.eigvalsh(rmt.gram(x)), grid, dens, atom=1 - p / n)
+    assert ks < 0.04
+
+
+def test_singular_covariances_reduce_the_rank():
+    p, n = 100, 400
+    cov = np.r_[np.ones(60), np.zeros(40)]  # rank 60
+    grid = np.linspace(1e-4, 10, 3000)
+    dens = rmt.gram_spectral_density(grid, [cov], [1.0], n)
+    assert np.trapezoid(dens, grid) == pytest.approx(60 / n, abs=3e-3)
+    dense = rmt.gram_spectral_density(grid[::50], [np.diag(cov) + 0.0], [1.0], n)
+    np.testing.assert_allclose(dense, dens[::50], atol=1e-6)
+    assert np.all(rmt.gram_spectral_density(grid[:5], [np.zeros(p)], [1.0], n) == 0)
+
+
+def test_density_validation():
+    ok = [np.ones(5)]
+    with pytest.raises(ValueError, match="sum to 1"):
+        rmt.gram_spectral_density([1.0], [np.ones(5), np.ones(5)], [0.5, 0.6], 10)
+    with pytest.raises(ValueError, match="one per class"):
+        rmt.gram_spectral_density([1.0], ok, [0.5, 0.5], 10)
+    with pytest.raises(ValueError, match="NaN"):
+        rmt.gram_spectral_density([1.0], [np.array([1.0, np.nan])], [1.0], 10)
+    with pytest.raises(ValueError, match="negative"):
+        rmt.gram_spectral_density([1.0], [np.array([1.0, -1.0])], [1.0], 10)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        rmt.gram_spectral_density([1.0], [np.diag([1.0, -1.0])], [1.0], 10)
+    with pytest.raises(ValueError, match="symmetric"):
+        rmt.gram_spectral_density([1.0], [np.array([[1.0, 0.5], [0.0, 1.0]])], [1.0], 10)
+    with pytest.raises(ValueError, match="expected"):
+        rmt.gram_spectral_density([1.0], [np.ones(3), np.ones(4)], [0.5, 0.5], 10)
+    with pytest.raises(ValueError, match="expected"):
+        rmt.gram_spectral_density([1.0], [np.eye(3), np.eye(4)], [0.5, 0.5], 10)
+    with pytest.raises(ValueError, match=r"\(p, p\)"):
+        rmt.gram_spectral_density([1.0], [np.ones((2, 2, 2))], [1.0], 10)
+    with pytest.raises(ValueError, match="at least one"):
+        rmt.gram_spectral_density([1.0], [], [], 10)
+    with pytest.raises(ValueError, match="n must"):
+        rmt.gram_spectral_density([1.0], ok, [1.0], 0)
+    with pytest.raises(ValueError, match="x must"):
+        rmt.gram_spectral_density([np.nan], ok, [1.0], 10)
+    with pytest.raises(ValueError, match="eta"):
+        rmt.gram_spectral_density([1.0], ok, [1.0], 10, eta=-1.0)
+
+
+def test_non_convergence_is_an_error(monkeypatch):
+    monkeypatch.setattr(rmt, "_newton", lambda *a, **k: None)
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        rmt.gram_spectral_density([1.0], [np.ones(50)], [1.0], 100, max_iter=2)
+
+
+def test_fixed_point_fallback_agrees_with_newton(monkeypatch):
+    grid = np.array([0.5, 1.0, 2.0])
+    newton = rmt.gram_spectral_density(grid, [np.ones(50)], [1.0], 100)
+    monkeypatch.setattr(rmt, "_newton", lambda *a, **k: None)
+    slow = rmt.gram_spectral_density(grid, [np.ones(50)], [1.0], 100, eta=1e-3, tol=1e-12,
+                                     max_iter=200_000)
+    np.testing.assert_allclose(slow, newton, atol=2e-3)
+
+
+def test_marchenko_pastur_validation():
+    with pytest.raises(ValueError):
+        rmt.marchenko_pastur_density([1.0], 1.5)
+
+
+# ----------------------------------------------------------------------------- surrogate
+
+
+def test_surrogate_moments_and_sampling():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 1, (300, 4)), rng.normal(3, 2, (100, 4))])
+    y = np.r_[np.zeros(300, int), np.ones(100, int)]
+    gm = rmt.gaussian_mixture_surrogate(x, y)
+    np.testing.assert_allclose(gm.proportions, [0.75, 0.25])
+    np.testing.assert_allclose(gm.means[1], x[300:].mean(axis=0))
+    np.testing.assert_allclose(gm.covariances[0], np.cov(x[:300].T))
+    xs, ys = gm.sample(40_000, seed=1)
+    assert xs.shape == (40_000, 4) and np.bincount(ys).tolist() == [30_000, 10_000]
+    np.testing.assert_allclose(xs[ys == 1].mean(axis=0), gm.means[1], atol=0.06)
+    np.testing.assert_allclose(np.cov(xs[ys == 1].T), gm.covariances[1], atol=0.15)
+    np.testing.assert_array_equal(gm.sample(10, seed=3)[0], gm.sample(10, seed=3)[0])
+    assert np.bincount(gm.sample(10, seed=0, proportions=[0.5, 0.5])[1]).tolist() == [5, 5]
+    with pytest.raises(ValueError):
+        gm.sample(0, seed=0)
+
+
+def test_surrogate_validation():
+    with pytest.raises(ValueError, match="at least 2"):
+        rmt.gaussian_mixture_surrogate(np.zeros((3, 2)), np.array([0, 0, 1]))
+    with pytest.raises(ValueError, match="labels"):
+        rmt.gaussian_mixture_surrogate(np.zeros((3, 2)), np.array([0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="shape"):
+        rmt.gaussian_mixture_surrogate(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(ValueError, match="NaN"):
+        rmt.gaussian_mixture_surrogate(np.full((3, 2), np.nan), np.array([0, 1, 1]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=hst.integers(1, 500), weights=hst.lists(hst.floats(0.01, 1), min_size=1, max_size=6))
+def test_class_sizes_sum_and_proportionality(n, weights):
+    c = np.array(weights) / np.sum(weights)
+    sizes = rmt.class_sizes(n, c)
+    assert sizes.sum() == n and np.all(np.abs(sizes - n * c) < 1)
+
+
+# ----------------------------------------------------------------------------- spikes
+
+
+def test_spikes_against_simulation():
+    p, n, mu = 400, 1200, 1.6
+    means = np.zeros((2, p))
+    means[0, 0], means[1, 0] = mu, -mu
+    c = [0.5, 0.5]
+    theory = rmt.spike_theory(means, c, n)
+    assert theory.theta[0] > theory.threshold
+    vals, vecs = [], []
+    for seed in range(3):
+        x, y = _sample_mixture([np.ones(p)] * 2, c, n, seed=seed, means=means)
+        v, u = rmt.top_eigenvectors(rmt.gram(x), 1)
+        vals.append(v[0])
+        vecs.append(rmt.indicator_alignment(u, y)[0])
+    assert np.mean(vals) == pytest.approx(theory.eigenvalues[0], rel=0.03)
+    assert np.mean(vecs) == pytest.approx(theory.alignments[0], abs=0.05)
+
+
+def test_spikes_below_threshold_and_p_above_n():
+    p, n = 900, 300
+    means = np.zeros((2, p))
+    means[0, 0] = 0.1
+    below = rmt.spike_theory(means, [0.5, 0.5], n)
+    assert below.alignments[0] == 0 and below.eigenvalues[0] == pytest.approx(below.bulk_edge)
+    means[0, 0], means[1, 0] = 4.0, -4.0
+    above = rmt.spike_theory(means, [0.5, 0.5], n)
+    x, y = _sample_mixture([np.ones(p)] * 2, [0.5, 0.5], n, seed=0, means=means)
+    v, u = rmt.top_eigenvectors(rmt.gram(x), 1)
+    assert v[0] == pytest.approx(above.eigenvalues[0], rel=0.05)
+    assert rmt.indicator_alignment(u, y)[0] == pytest.approx(above.alignments[0], abs=0.06)
+
+
+def test_spike_validation():
+    with pytest.raises(ValueError):
+        rmt.spike_theory(np.zeros((2, 3)), [0.5, 0.5], 0)
+    with pytest.raises(ValueError):
+        rmt.spike_theory(np.zeros((2, 3)), [0.5, 0.5], 10, noise_variance=0)
+
+
+# ----------------------------------------------------------------------------- distances etc.
+
+
+def test_ks_distances():
+    a = np.random.default_rng(0).standard_normal(500)
+    assert rmt.ks_distance(a, a) == 0.0
+    assert rmt.ks_distance(a, a + 10) == 1.0
+    with pytest.raises(ValueError):
+        rmt.ks_distance([], a)
+    grid = np.linspace(0, 1, 101)
+    uniform = np.ones(101)
+    pts = (np.arange(1000) + 0.5) / 1000
+    assert rmt.ks_against_density(pts, grid, uniform) < 1e-3
+    with_atom = np.r_[np.zeros(500), pts[::2]]
+    assert rmt.ks_against_density(with_atom, grid, 0.5 * uniform, atom=0.5) < 2e-3
+    with pytest.raises(ValueError, match="mass"):
+        rmt.ks_against_density(pts, grid, 0.5 * uniform)
+    with pytest.raises(ValueError, match="increasing"):
+        rmt.ks_against_density(pts, grid[::-1], uniform)
+    with pytest.raises(ValueError, match="atom"):
+        rmt.ks_against_density(pts, grid, uniform, atom=2.0)
+    with pytest.raises(ValueError, match="eigs"):
+        rmt.ks_against_density([np.nan], grid, uniform)
+
+
+def test_top_eigenvectors_and_alignment():
+    g = np.diag([3.0, 1.0, 2.0])
+    vals, vecs = rmt.top_eigenvectors(g, 2)
+    np.testing.assert_allclose(vals, [3.0, 2.0])
+    assert vecs[0, 0] == 1.0 and vecs[2, 1] == 1.0
+    h = np.array([[1.0, -1.0], [-1.0, 1.0]])  # top eigenvector sums to zero: sign by first entry
+    _, v = rmt.top_eigenvectors(h, 1)
+    assert v[0, 0] > 0
+    labels = np.array([0, 0, 1, 1])
+    ind = np.array([[1.0, 1.0, 0, 0]]).T / np.sqrt(2)
+    assert rmt.indicator_alignment(ind, labels)[0] == pytest.approx(1.0)
+    assert rmt.indicator_alignment(np.array([[1.0, -1, 0, 0]]).T / np.sqrt(2), labels)[0] == \
+        pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        rmt.top_eigenvectors(np.ones((2, 3)), 1)
+    with pytest.raises(ValueError):
+        rmt.top_eigenvectors(g, 4)
+
+
+def test_spectral_clustering_recovers_separated_classes():
+    p = 50
+    means = np.zeros((3, p))
+    means[0, 0], means[1, 1], means[2, 2] = 6.0, 6.0, 6.0
+    x, y = _sample_mixture([np.ones(p)] * 3, [1 / 3] * 3, 300, seed=0, means=means)
+    pred = rmt.spectral_clustering(x, 3, seed=0)
+    assert rmt.clustering_accuracy(pred, y) == 1.0
+
+
+def test_clustering_accuracy_matches_permuted_labels():
+    assert rmt.clustering_accuracy([2, 2, 0, 0, 1], [0, 0, 1, 1, 2]) == 1.0
+    assert rmt.clustering_accuracy([0, 0, 0, 1], [0, 0, 1, 1]) == 0.75
+    with pytest.raises(ValueError):
+        rmt.clustering_accuracy([0, 1], [0])
+
+
+def test_gram():
+    x = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 1.0]])
+    np.testing.assert_allclose(rmt.gram(x), x @ x.T / 2)
+    with pytest.raises(ValueError):
+        rmt.gram(np.zeros(3))
