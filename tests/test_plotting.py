@@ -44,3 +44,24 @@ def test_as_plot_array_thins_and_casts():
     assert gp.as_plot_array([1, 2, 3]).tolist() == [1, 2, 3]
     with pytest.raises(ValueError):
         gp.as_plot_array([1, 2], max_points=1)
+
+
+def test_spectrum_figure_normalizes_like_the_density():
+    eigs = np.r_[np.zeros(50), np.linspace(1, 2, 50)]
+    fig = gp.spectrum_figure({"data": eigs}, n=100, theory=(np.array([1.0, 2.0]),
+                                                           np.array([0.5, 0.5])), bins=20)
+    bar = fig.data[0]
+    width = float(bar.x[1] - bar.x[0])
+    assert np.sum(bar.y) * width == pytest.approx(0.5, rel=1e-3)  # zeros left out: mass 1/2
+    assert fig.data[1].name == "theory"
+    with pytest.raises(ValueError):
+        gp.spectrum_figure({}, n=10)
+
+
+def test_eigenvector_figure_panels():
+    labels = np.array([0, 0, 1, 1])
+    vecs = np.arange(8.0).reshape(4, 2)
+    fig = gp.eigenvector_figure({"a": vecs, "b": -vecs}, labels)
+    assert len(fig.data) == 4 and sum(t.showlegend for t in fig.data) == 2
+    with pytest.raises(ValueError):
+        gp.eigenvector_figure({"a": vecs[:3]}, labels)

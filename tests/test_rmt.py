@@ -274,6 +274,15 @@ def test_ks_distances():
         rmt.ks_against_density([np.nan], grid, uniform)
 
 
+def test_top_eigenvectors_lanczos_matches_dense():
+    a = np.random.default_rng(1).standard_normal((300, 300))
+    g = a @ a.T
+    vals, vecs = rmt.top_eigenvectors(g, 3)  # Lanczos path
+    dense_vals, dense_vecs = np.linalg.eigh(g)
+    np.testing.assert_allclose(vals, dense_vals[::-1][:3], rtol=1e-9)
+    np.testing.assert_allclose(np.abs(vecs.T @ dense_vecs[:, ::-1][:, :3]), np.eye(3), atol=1e-6)
+
+
 def test_top_eigenvectors_and_alignment():
     g = np.diag([3.0, 1.0, 2.0])
     vals, vecs = rmt.top_eigenvectors(g, 2)

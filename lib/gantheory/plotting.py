@@ -81,3 +81,60 @@ def as_plot_array(values, max_points: int = 2000) -> np.ndarray:
     if arr.size > max_points:
         arr = arr[np.linspace(0, arr.size - 1, max_points).round().astype(int)]
     return arr
+
+
+def spectrum_figure(spectra: dict, n: int, *, theory=None, title: str = "Spectrum of G",
+                    bins: int = 60, zero_tol: float = 1e-8) -> go.Figure:
+    """Histograms of Gram spectra against a limiting density.
+
+    ``spectra`` maps a legend name to the eigenvalues ``(n,)`` of an ``n x n`` Gram matrix;
+    eigenvalues below ``zero_tol * max`` (the atom at 0) are left out, and the histogram is
+    normalized by ``n`` so that it estimates the density returned by
+    :func:`gantheory.rmt.gram_spectral_density`. ``theory`` is ``(x, density)`` or ``None``.
+    """
+    if not spectra:
+        raise ValueError("spectra is empty")
+    fig = figure(title, "eigenvalue of G", "density")
+    top = max(float(np.max(e)) for e in spectra.values())
+    edges = np.linspace(0.0, top * 1.02, bins + 1)
+    for name, eigs in spectra.items():
+        eigs = np.asarray(eigs, dtype=np.float64)
+        nonzero = eigs[eigs > zero_tol * top]
+        counts, _ = np.histogram(nonzero, bins=edges)
+        fig.add_trace(go.Bar(x=as_plot_array((edges[1:] + edges[:-1]) / 2),
+                             y=as_plot_array(counts / (n * np.diff(edges))), name=name,
+                             opacity=0.55))
+    if theory is not None:
+        x, dens = theory
+        fig.add_trace(go.Scatter(x=as_plot_array(x), y=as_plot_array(dens), name="theory",
+                                 mode="lines", line=dict(color="black", width=2)))
+    fig.update_layout(barmode="overlay", bargap=0)
+    return fig
+
+
+def eigenvector_figure(panels: dict, labels, *, title: str = "Top two eigenvectors of G"
+                       ) -> go.Figure:
+    """Side-by-side scatter plots of the top-2 eigenvector entries, colored by class.
+
+    ``panels`` maps a panel title to an ``(n, 2)`` array of eigenvectors; ``labels`` ``(n,)``.
+    """
+    from plotly.subplots import make_subplots
+
+    labels = np.asarray(labels)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels))
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    for col, (_name, vecs) in enumerate(panels.items(), start=1):
+        vecs = np.asarray(vecs)
+        if vecs.ndim != 2 or vecs.shape != (labels.size, 2):
+            raise ValueError(f"each panel must be (n, 2) with n = {labels.size}")
+        for i, cls in enumerate(np.unique(labels)):
+            idx = labels == cls
+            fig.add_trace(go.Scatter(x=as_plot_array(vecs[idx, 0]), y=as_plot_array(vecs[idx, 1]),
+                                     mode="markers", marker=dict(size=4, color=palette[i % 6]),
+                                     name=f"class {cls}", legendgroup=str(cls),
+                                     showlegend=col == 1), row=1, col=col)
+        fig.update_xaxes(title_text="eigenvector 1", row=1, col=col)
+        fig.update_yaxes(title_text="eigenvector 2", row=1, col=col)
+    fig.update_layout(title=title, template=TEMPLATE, height=420,
+                      margin=dict(l=60, r=20, t=80, b=40))
+    return fig
