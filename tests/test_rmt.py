@@ -323,3 +323,19 @@ def test_gram():
     np.testing.assert_allclose(rmt.gram(x), x @ x.T / 2)
     with pytest.raises(ValueError):
         rmt.gram(np.zeros(3))
+
+
+def test_zero_mass_and_grid_complete_the_law():
+    p, n = 100, 400
+    cov = np.r_[np.ones(60), np.zeros(40)]
+    assert rmt.gram_zero_mass([cov], [1.0], n) == pytest.approx(1 - 60 / n)
+    assert rmt.gram_zero_mass([np.ones(p)], [1.0], 50) == 0.0
+    grid = rmt.spectrum_grid(10.0, 500)
+    assert grid[0] == 0 and grid[-1] == 10.0 and np.all(np.diff(grid) > 0)
+    dens = rmt.gram_spectral_density(grid, [cov], [1.0], n)
+    total = rmt.gram_zero_mass([cov], [1.0], n) + np.trapezoid(dens, grid)
+    assert total == pytest.approx(1, abs=3e-3)
+    with pytest.raises(ValueError):
+        rmt.spectrum_grid(-1.0)
+    with pytest.raises(ValueError):
+        rmt.gram_zero_mass([cov], [1.0], 0)

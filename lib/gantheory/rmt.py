@@ -39,6 +39,8 @@ from gantheory.config import ConvergenceError
 __all__ = [
     "gram",
     "gram_spectral_density",
+    "gram_zero_mass",
+    "spectrum_grid",
     "marchenko_pastur_density",
     "GaussianMixtureSurrogate",
     "gaussian_mixture_surrogate",
@@ -338,6 +340,29 @@ def gram_spectral_density(x, covariances, proportions, n: int, *, eta: float | N
         dens_s = m.imag / math.pi - atom * eta / (math.pi * (s * s + eta * eta))
         out[idx] = max(0.0, dens_s) * p_eff * p / n**2
     return out
+
+
+def gram_zero_mass(covariances, proportions, n: int) -> float:
+    """Mass of the atom at 0 of the limiting spectrum of :math:`G` (normalized by ``n``):
+    :math:`1 - \\min(r, n)/n`, with :math:`r` the rank of :math:`\\sum_\\ell c_\\ell C_\\ell` as
+    :func:`gram_spectral_density` computes it (so the two add up to one)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    covs, diag, _ = _check_covariances(covariances)
+    c = _check_proportions(proportions, len(covs))
+    spectra = _reduce_to_spectra(covs, diag)
+    solver = _DiagonalSolver(spectra, c, int(n)) if spectra is not None else \
+        _DenseSolver(covs, c, int(n))
+    return 1.0 - min(solver.p_eff, n) / n
+
+
+def spectrum_grid(top: float, points: int = 400) -> np.ndarray:
+    """Increasing grid on ``(0, top]`` for limiting densities: geometric near 0 (where spectra
+    of ill-conditioned covariances pile up) and uniform above ``0.02 * top``."""
+    if not math.isfinite(top) or top <= 0 or points < 20:
+        raise ValueError("top must be positive and points >= 20")
+    low = np.geomspace(1e-7 * top, 0.02 * top, points // 3, endpoint=False)
+    return np.concatenate([[0.0], low, np.linspace(0.02 * top, top, points - points // 3 - 1)])
 
 
 # --------------------------------------------------------------------------- surrogate
