@@ -256,6 +256,8 @@ def test_ks_distances():
     a = np.random.default_rng(0).standard_normal(500)
     assert rmt.ks_distance(a, a) == 0.0
     assert rmt.ks_distance(a, a + 10) == 1.0
+    zeros_a, zeros_b = np.r_[1e-14, -1e-14, 5.0], np.r_[-1e-14, 1e-14, 5.0]
+    assert rmt.ks_distance(zeros_a, zeros_b) == 0.0  # rounding noise in the atom is ignored
     with pytest.raises(ValueError):
         rmt.ks_distance([], a)
     grid = np.linspace(0, 1, 101)
