@@ -42,7 +42,8 @@ def test_ipynb_committed_without_outputs(md):
 def test_chapter_structure(md):
     """Objectives, numbered results, exercises with solutions, references."""
     text = md.read_text()
-    for needle in ("Learning objectives", "Prerequisites", "{prf:theorem}", "{prf:proof}",
+    assert "{prf:theorem}" in text or "{prf:proposition}" in text, f"{md.name} states no result"
+    for needle in ("Learning objectives", "Prerequisites", "{prf:proof}",
                    "{exercise}", "{solution", ":class: dropdown", "## References", "assert "):
         assert needle in text, f"{md.name} lacks {needle!r}"
 
