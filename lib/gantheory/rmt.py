@@ -44,6 +44,7 @@ __all__ = [
     "marchenko_pastur_density",
     "GaussianMixtureSurrogate",
     "gaussian_mixture_surrogate",
+    "class_sizes",
     "SpikeTheory",
     "spike_theory",
     "ks_distance",
@@ -166,26 +167,43 @@ def _reduce_to_spectra(covs: list[np.ndarray], diag: bool) -> np.ndarray | None:
 
 
 class _DiagonalSolver:
-    """Fixed-point equations when the covariances share an eigenbasis: O(k p) per step."""
+    """Fixed-point equations when the covariances share an eigenbasis: O(k p) per step.
+
+    ``step`` returns ``T(delta)``, its Jacobian, the Stieltjes transform ``m`` and ``dm/ddelta``.
+    All sums over eigenvalues are two matrix-vector products with precomputed weights.
+    """
 
     def __init__(self, lam: np.ndarray, c: np.ndarray, n: int) -> None:
         keep = lam.max(axis=0) > 0  # directions outside every covariance's range carry nothing
         lam = lam[:, keep]
         # identical eigenvalue profiles contribute identical terms: merge them (exact)
         profiles, counts = np.unique(lam, axis=1, return_counts=True)
-        self.lam, self.w, self.c, self.n = profiles, counts.astype(np.float64), c, n
+        k = profiles.shape[0]
+        self.lam, self.c, self.n, self.k = profiles, c, n, k
         self.p_eff = int(keep.sum())
+        self.eye = np.eye(k)
+        w = counts.astype(np.float64)
+        self.iu = np.triu_indices(k)
+        # rows: sum_j w_j (.)_j, then sum_j w_j lam_lj (.)_j        -> m and T from q
+        self.lu = np.vstack([w, profiles * w]).astype(np.complex128)
+        # rows: sum_j w_j lam_lj (.)_j, then sum_j w_j lam_lj lam_mj (.)_j (l <= m) -> from q^2
+        pairs = profiles[self.iu[0]] * profiles[self.iu[1]]
+        self.lv = np.vstack([profiles * w, pairs * w]).astype(np.complex128)
+        self.lam_c = profiles.astype(np.complex128)
 
     def step(self, delta: np.ndarray, z: complex, jacobian: bool):
         coef = self.c / (1 + delta)
-        q = 1.0 / (coef @ self.lam - z)
-        wq = self.w * q
-        t = self.lam @ wq / self.n
-        m = wq.sum() / self.p_eff
+        q = 1.0 / (coef @ self.lam_c - z)
+        sums = self.lu @ q
+        m, t = sums[0] / self.p_eff, sums[1:] / self.n
         if not jacobian:
-            return t, None, m
-        jac = (self.lam * (wq * q)) @ self.lam.T / self.n * (self.c / (1 + delta) ** 2)
-        return t, jac, m
+            return t, None, m, None
+        r = self.lv @ (q * q)
+        dcoef = self.c / (1 + delta) ** 2
+        jac = np.empty((self.k, self.k), dtype=np.complex128)
+        jac[self.iu] = r[self.k:]
+        jac[self.iu[1], self.iu[0]] = r[self.k:]
+        return t, jac * (dcoef / self.n), m, r[: self.k] * dcoef / self.p_eff
 
 
 class _DenseSolver:
@@ -199,36 +217,43 @@ class _DenseSolver:
         basis = basis[:, keep]  # restrict to the range of sum_l c_l C_l
         self.mats = np.einsum("ij,ljk,km->lim", basis.T, mats, basis)
         self.c, self.n, self.p_eff = c, n, int(keep.sum())
-        self.eye = np.eye(self.p_eff)
+        self.eye_p = np.eye(self.p_eff)
+        self.eye = np.eye(len(covs))
 
     def step(self, delta: np.ndarray, z: complex, jacobian: bool):
         coef = self.c / (1 + delta)
-        q = np.linalg.inv(np.tensordot(coef, self.mats, axes=1) - z * self.eye)
+        q = np.linalg.inv(np.tensordot(coef, self.mats, axes=1) - z * self.eye_p)
         a = self.mats @ q  # C_l Q, shape (k, p, p)
         t = np.einsum("lii->l", a) / self.n
         m = np.trace(q) / self.p_eff
         if not jacobian:
-            return t, None, m
+            return t, None, m, None
         k = a.shape[0]
-        flat = a.reshape(k, -1)
-        jac = flat @ a.transpose(0, 2, 1).reshape(k, -1).T  # tr(C_l Q C_m Q)
-        jac = jac / self.n * (self.c / (1 + delta) ** 2)
-        return t, jac, m
+        dcoef = self.c / (1 + delta) ** 2
+        jac = a.reshape(k, -1) @ a.transpose(0, 2, 1).reshape(k, -1).T  # tr(C_l Q C_m Q)
+        grad_m = np.einsum("ij,lji->l", q, a) * dcoef / self.p_eff  # tr(Q C_l Q)
+        return t, jac / self.n * dcoef, m, grad_m
 
 
 def _newton(solver, z: complex, delta: np.ndarray, tol: float, max_iter: int = 40):
-    """Newton's method on delta - T(delta) = 0; returns (delta, m) or None if it fails."""
-    eye = np.eye(delta.size)
+    """Newton's method on delta - T(delta) = 0; returns (delta, m) or None if it fails.
+
+    Newton converges quadratically, so once a step is below ``sqrt(tol)`` the new iterate is
+    within about ``tol`` of the solution: it is accepted without a further step, and ``m`` is
+    carried to it to first order (error of order ``tol``).
+    """
     for _ in range(max_iter):
-        t, jac, m = solver.step(delta, z, True)
+        t, jac, m, grad_m = solver.step(delta, z, True)
         try:
-            new = delta - np.linalg.solve(eye - jac, delta - t)
+            change = -_solve_small(solver.eye - jac, delta - t)
         except np.linalg.LinAlgError:
             return None
-        if not np.all(np.isfinite(new)):
+        new = delta + change
+        size = np.abs(change).max()
+        if not math.isfinite(size):
             return None
-        if np.max(np.abs(new - delta)) <= tol * (1.0 + np.max(np.abs(new))):
-            # m was evaluated at the previous iterate, within tol of the solution
+        if size * size <= tol * (1.0 + np.abs(new).max()):
+            m = m + grad_m @ change
             # the Stieltjes transform of a measure maps C+ to C+: reject the other branch
             if m.imag < -1e-10 * abs(m) or np.any(new.imag < -1e-8 * (1 + np.abs(new))):
                 return None
@@ -240,7 +265,7 @@ def _newton(solver, z: complex, delta: np.ndarray, tol: float, max_iter: int = 4
 def _fixed_point(solver, z: complex, delta: np.ndarray, tol: float, max_iter: int):
     """Damped fixed-point iteration (slow near the real axis, but stays in C+)."""
     for _ in range(max_iter):
-        t, _, m = solver.step(delta, z, False)
+        t, _, m, _ = solver.step(delta, z, False)
         new = 0.5 * delta + 0.5 * t
         if np.max(np.abs(new - delta)) <= tol * (1.0 + np.max(np.abs(new))):
             return new, solver.step(new, z, False)[2]
@@ -270,8 +295,44 @@ def _solve(solver, z: complex, warm: np.ndarray | None, scale: float, tol: float
     return out
 
 
+def _predict(history: list[tuple[float, np.ndarray]], s: float) -> np.ndarray | None:
+    """Warm start at ``s``: Lagrange extrapolation through the last (up to 3) solutions."""
+    if len(history) == 3:
+        (s0, d0), (s1, d1), (s2, d2) = history
+        if s0 < s1 < s2 < s:
+            return (d0 * ((s - s1) * (s - s2) / ((s0 - s1) * (s0 - s2)))
+                    + d1 * ((s - s0) * (s - s2) / ((s1 - s0) * (s1 - s2)))
+                    + d2 * ((s - s0) * (s - s1) / ((s2 - s0) * (s2 - s1))))
+    if len(history) >= 2:
+        (s1, d1), (s2, d2) = history[-2:]
+        if s1 < s2 < s:
+            return d2 + (d2 - d1) * ((s - s2) / (s2 - s1))
+    return history[-1][1] if history else None
+
+
+def _solve_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve a x = b for the k x k Newton systems (closed form for k <= 2: no LAPACK overhead)."""
+    if a.shape[0] == 1:
+        return b / a[0, 0]
+    if a.shape[0] == 2:
+        det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+        return np.array([a[1, 1] * b[0] - a[0, 1] * b[1], a[0, 0] * b[1] - a[1, 0] * b[0]]) / det
+    if a.shape[0] == 3:  # adjugate formula on Python scalars
+        (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = a.tolist()
+        b0, b1, b2 = b.tolist()
+        c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
+        c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
+        c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
+        det = a00 * c00 + a01 * c01 + a02 * c02
+        if det == 0:
+            raise np.linalg.LinAlgError("singular Newton system")
+        return np.array([c00 * b0 + c10 * b1 + c20 * b2, c01 * b0 + c11 * b1 + c21 * b2,
+                         c02 * b0 + c12 * b1 + c22 * b2]) / det
+    return np.linalg.solve(a, b)
+
+
 def gram_spectral_density(x, covariances, proportions, n: int, *, eta: float | None = None,
-                          tol: float = 1e-10, max_iter: int = 20_000) -> np.ndarray:
+                          tol: float = 1e-8, max_iter: int = 20_000) -> np.ndarray:
     """Limiting eigenvalue density of :math:`G = X^\\top X/p` for a ``k``-class mixture.
 
     Parameters
@@ -323,20 +384,14 @@ def gram_spectral_density(x, covariances, proportions, n: int, *, eta: float | N
     atom = max(0.0, 1.0 - n / p_eff)  # mass of S's eigenvalue 0
     out = np.zeros_like(pts)
     order = np.argsort(pts)
-    history: list[tuple[float, np.ndarray]] = []  # last two solutions, for a linear predictor
+    history: list[tuple[float, np.ndarray]] = []  # last solutions, for a polynomial predictor
     for idx in order:
         t = pts[idx]
         if t <= 0:
             continue
         s = t * p / n  # eigenvalue of S = (p/n) * eigenvalue of G
-        warm = None
-        if len(history) == 2 and history[1][0] > history[0][0]:
-            (s0, d0), (s1, d1) = history
-            warm = d1 + (d1 - d0) * (s - s1) / (s1 - s0)
-        elif history:
-            warm = history[-1][1]
-        delta, m = _solve(solver, complex(s, eta), warm, scale, tol, max_iter)
-        history = [*history[-1:], (s, delta)]
+        delta, m = _solve(solver, complex(s, eta), _predict(history, s), scale, tol, max_iter)
+        history = [*history[-2:], (s, delta)]
         dens_s = m.imag / math.pi - atom * eta / (math.pi * (s * s + eta * eta))
         out[idx] = max(0.0, dens_s) * p_eff * p / n**2
     return out
