@@ -32,6 +32,7 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
+from gantheory._checks import check_int as _check_int
 from gantheory.config import ConvergenceError
 
 Observable = Callable[[np.ndarray], np.ndarray]
@@ -58,14 +59,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_positive(value, name: str) -> float:

@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from gantheory._checks import check_int as _check_int
 from gantheory.config import derive_seed
 
 __all__ = [
@@ -81,14 +82,6 @@ _N_LOG = 5  # lines of training history kept by train_gan
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _as_labels(labels, name: str = "labels") -> torch.Tensor:

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.stats as st
 from scipy.optimize import linear_sum_assignment
 
+from gantheory._checks import check_int
 from gantheory.config import ConvergenceError
 
 __all__ = [
@@ -295,6 +296,16 @@ def _solve(solver, z: complex, warm: np.ndarray | None, scale: float, tol: float
     return out
 
 
+def _make_solver(covariances, proportions, n: int):
+    """Validated inputs and the solver for them: ``(solver, covariances, proportions, p)``."""
+    n = check_int(n, "n", 1)
+    covs, diag, p = _check_covariances(covariances)
+    c = _check_proportions(proportions, len(covs))
+    spectra = _reduce_to_spectra(covs, diag)
+    solver = _DiagonalSolver(spectra, c, n) if spectra is not None else _DenseSolver(covs, c, n)
+    return solver, covs, c, p
+
+
 def _predict(history: list[tuple[float, np.ndarray]], s: float) -> np.ndarray | None:
     """Warm start at ``s``: Lagrange extrapolation through the last (up to 3) solutions."""
     if len(history) == 3:
@@ -366,13 +377,7 @@ def gram_spectral_density(x, covariances, proportions, n: int, *, eta: float | N
     pts = np.asarray(x, dtype=np.float64)
     if pts.ndim != 1 or pts.size == 0 or not np.all(np.isfinite(pts)):
         raise ValueError("x must be a non-empty 1-D array of finite points")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    covs, diag, p = _check_covariances(covariances)
-    c = _check_proportions(proportions, len(covs))
-    spectra = _reduce_to_spectra(covs, diag)
-    solver = _DiagonalSolver(spectra, c, int(n)) if spectra is not None else \
-        _DenseSolver(covs, c, int(n))
+    solver, covs, c, p = _make_solver(covariances, proportions, n)
     p_eff = solver.p_eff
     if p_eff == 0:
         return np.zeros_like(pts)
@@ -401,13 +406,7 @@ def gram_zero_mass(covariances, proportions, n: int) -> float:
     """Mass of the atom at 0 of the limiting spectrum of :math:`G` (normalized by ``n``):
     :math:`1 - \\min(r, n)/n`, with :math:`r` the rank of :math:`\\sum_\\ell c_\\ell C_\\ell` as
     :func:`gram_spectral_density` computes it (so the two add up to one)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    covs, diag, _ = _check_covariances(covariances)
-    c = _check_proportions(proportions, len(covs))
-    spectra = _reduce_to_spectra(covs, diag)
-    solver = _DiagonalSolver(spectra, c, int(n)) if spectra is not None else \
-        _DenseSolver(covs, c, int(n))
+    solver = _make_solver(covariances, proportions, n)[0]
     return 1.0 - min(solver.p_eff, n) / n
 
 
@@ -443,8 +442,7 @@ class GaussianMixtureSurrogate:
         Class sizes are ``n * proportions`` rounded by largest remainder (so they sum to ``n``);
         ``x = m_l + C_l^{1/2} g`` with ``g ~ N(0, I_p)`` and the PSD square root.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        n = check_int(n, "n", 1)
         c = self.proportions if proportions is None else \
             _check_proportions(proportions, self.classes.size)
         sizes = class_sizes(n, c)
@@ -528,8 +526,7 @@ def spike_theory(means, proportions, n: int, noise_variance: float = 1.0) -> Spi
     m = _as_matrix(means, "means")
     k, p = m.shape
     c = _check_proportions(proportions, k)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n", 1)
     if not math.isfinite(noise_variance) or noise_variance <= 0:
         raise ValueError(f"noise_variance must be positive, got {noise_variance}")
     big, small = max(p, n), min(p, n)
