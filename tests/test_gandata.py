@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
+from gantheory import gandata
 from gantheory.gandata import RunningMoments
 
 
@@ -60,3 +61,84 @@ def test_validation():
         _ = rm.covariance
     with pytest.raises(ValueError, match="same dimension"):
         rm.merge(RunningMoments(3))
+
+
+# ----------------------------------------------------------------------------- BigGAN
+
+
+@pytest.fixture(scope="module")
+def random_biggan():
+    return gandata.load_biggan(128, "random", seed=0)
+
+
+def _images(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(2, 128, generator=g)
+    y = torch.nn.functional.one_hot(torch.tensor([947, 933]), 1000).float()
+    with torch.inference_mode():
+        return model(z, y, 0.4)
+
+
+def test_random_biggan_gives_finite_images_in_range(random_biggan):
+    img = _images(random_biggan.model)
+    assert img.shape == (2, 3, 128, 128)
+    assert torch.isfinite(img).all() and img.abs().max() <= 1.0
+    assert img.std() > 0.05  # not a constant image
+    assert random_biggan.weights == "random" and "seed 0" in random_biggan.source
+    assert random_biggan.notice is None and not random_biggan.model.training
+
+
+def test_random_biggan_is_seeded(random_biggan):
+    again = gandata.load_biggan(128, "random", seed=0)
+    assert torch.equal(_images(again.model), _images(random_biggan.model))
+    state = torch.random.get_rng_state()
+    other = gandata.load_biggan(128, "random", seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())  # global RNG untouched
+    assert not torch.equal(_images(other.model), _images(random_biggan.model))
+
+
+def test_pretrained_path_round_trips_through_a_local_folder(random_biggan, tmp_path):
+    model = random_biggan.model
+    torch.save(model.state_dict(), tmp_path / gandata.WEIGHTS_FILE)
+    (tmp_path / gandata.CONFIG_FILE).write_text(model.config.to_json_string())
+    loaded = gandata.load_biggan(128, "pretrained", weights_dir=tmp_path, allow_download=False)
+    assert loaded.weights == "pretrained" and loaded.source == str(tmp_path)
+    assert torch.equal(_images(loaded.model), _images(model))
+
+
+def test_weights_from_the_environment_folder(random_biggan, tmp_path, monkeypatch):
+    folder = tmp_path / "biggan-deep-128"
+    folder.mkdir()
+    state = random_biggan.model.state_dict()
+    state.pop(next(iter(state)))  # a missing key must not pass silently
+    torch.save(state, folder / gandata.WEIGHTS_FILE)
+    (folder / gandata.CONFIG_FILE).write_text(random_biggan.model.config.to_json_string())
+    monkeypatch.setenv(gandata.WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(gandata.WeightsUnavailable, match="does not hold"):
+        gandata.load_biggan(128, "pretrained", allow_download=False)
+
+
+def test_missing_weights_give_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    monkeypatch.delenv(gandata.WEIGHTS_ENV, raising=False)
+    with pytest.raises(gandata.WeightsUnavailable) as err:
+        gandata.load_biggan(128, "pretrained", weights_dir=tmp_path / "nowhere")
+    message = str(err.value)
+    assert "nowhere" in message and "download (skipped" in message and "weights_dir" in message
+
+
+def test_auto_falls_back_to_random_with_a_notice(tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    with pytest.warns(RuntimeWarning, match="seeded random weights"):
+        loaded = gandata.load_biggan(128, "auto", seed=3, weights_dir=tmp_path)
+    assert loaded.weights == "random" and "pretrained weights unavailable" in loaded.notice
+
+
+def test_biggan_arguments_validated():
+    with pytest.raises(ValueError, match="resolution"):
+        gandata.load_biggan(64, "random")
+    with pytest.raises(ValueError, match="weights"):
+        gandata.load_biggan(128, "imagenet")
+    assert len(gandata._biggan_config(256).layers) == 12
+    assert len(gandata._biggan_config(512).layers) == 14
+    assert gandata._biggan_config(128).layers == [list(b) for b in gandata._LAYERS[128]]

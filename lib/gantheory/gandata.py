@@ -1,8 +1,14 @@
-"""GAN data at scale (Part II): streaming statistics of generated features.
+"""GAN data at scale (Part II): BigGAN with an honest offline path, and streaming moments.
 
-This module grows with the BigGAN chapter. It holds what does not depend on the pretrained
-model packages: :class:`RunningMoments`, the streaming mean and covariance used to estimate the
-moments of a feature distribution from many more draws than fit in memory at once.
+This module grows with the BigGAN chapter. So far:
+
+- :func:`load_biggan`: BigGAN-deep (``pytorch-pretrained-biggan``) with the weights policy of the
+  book: ``"pretrained"`` loads the published weights (a local folder, the package's cache, or
+  the network where reachable) and fails with a clear message otherwise; ``"random"`` builds the
+  same architecture with seeded weights that give finite images; ``"auto"`` tries pretrained and
+  falls back to random with a visible notice. The result records which weights it carries.
+- :class:`RunningMoments`: the streaming mean and covariance used to estimate the moments of a
+  feature distribution from many more draws than fit in memory at once.
 
 Conventions: samples are rows, a batch has shape ``(B, dim)``; statistics are accumulated in
 float64 on the device of the first batch (a GPU keeps them there: no host transfer per batch).
@@ -10,10 +16,222 @@ float64 on the device of the first batch (a GPU keeps them there: no host transf
 
 from __future__ import annotations
 
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["RunningMoments"]
+__all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
+           "BIGGAN_NAMES", "WEIGHTS_ENV", "OFFLINE_ENV"]
+
+BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
+WEIGHTS_ENV = "GANTHEORY_WEIGHTS"  # a folder holding <name>/pytorch_model.bin + config.json
+OFFLINE_ENV = "GANTHEORY_OFFLINE"  # "1": never try the network
+WEIGHTS_FILE, CONFIG_FILE = "pytorch_model.bin", "config.json"
+
+# BigGAN-deep generator blocks: (up-sample?, in, out) channel multipliers. Two blocks per
+# doubling of the resolution from 4x4; self-attention at 64x64 (position 8). The 128 entry is
+# the package's default configuration; 256 and 512 extend it by one and two doublings.
+_BLOCKS = [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8)]
+_LAYERS = {
+    128: [*_BLOCKS, (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1)],
+    256: [*_BLOCKS, (True, 8, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4), (True, 4, 2),
+          (False, 2, 2), (True, 2, 1)],
+    512: [*_BLOCKS, (True, 8, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4), (True, 4, 2),
+          (False, 2, 2), (True, 2, 1), (False, 1, 1), (True, 1, 1)],
+}
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights could not be found or loaded; the message says where it looked."""
+
+
+@dataclass
+class LoadedModel:
+    """A network and the provenance of its weights.
+
+    ``weights`` is ``"pretrained"`` or ``"random"``; ``source`` says where they came from (a
+    folder, or the seed of the random initialization); ``notice`` is the fallback message shown
+    when ``"auto"`` could not load pretrained weights (``None`` otherwise).
+    """
+
+    model: nn.Module
+    name: str
+    weights: str
+    source: str
+    notice: str | None = None
+
+
+def _biggan_modules():
+    try:
+        from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+        from pytorch_pretrained_biggan import model as biggan_model
+    except ImportError as err:  # pragma: no cover - the package is a dependency
+        raise ImportError("load_biggan needs the package pytorch-pretrained-biggan") from err
+    return BigGAN, BigGANConfig, biggan_model
+
+
+def _biggan_config(resolution: int):
+    _, BigGANConfig, _ = _biggan_modules()
+    return BigGANConfig(output_dim=resolution, layers=[list(b) for b in _LAYERS[resolution]])
+
+
+def _from_folder(folder: Path, name: str) -> nn.Module:
+    """BigGAN from ``folder``/pytorch_model.bin + config.json, every key checked (strict)."""
+    BigGAN, BigGANConfig, _ = _biggan_modules()
+    config = BigGANConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
+    model = BigGAN(config)
+    state = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WeightsUnavailable(f"{folder} does not hold {name} weights: {err}") from err
+    return model.eval()
+
+
+def _pretrained_candidates(name: str, weights_dir) -> list[Path]:
+    folders = []
+    if weights_dir is not None:
+        folders.append(Path(weights_dir))
+    if os.environ.get(WEIGHTS_ENV):
+        folders.append(Path(os.environ[WEIGHTS_ENV]) / name)
+    return folders
+
+
+def _download(name: str) -> Path:  # pragma: no cover - needs the network
+    """The package's own download into its cache; returns a folder with the two files."""
+    _, _, biggan_model = _biggan_modules()
+    from pytorch_pretrained_biggan.file_utils import cached_path
+
+    weights = Path(cached_path(biggan_model.PRETRAINED_MODEL_ARCHIVE_MAP[name]))
+    config = Path(cached_path(biggan_model.PRETRAINED_CONFIG_ARCHIVE_MAP[name]))
+    folder = weights.parent / f"gantheory-{name}"
+    folder.mkdir(exist_ok=True)
+    for src, dst in ((weights, WEIGHTS_FILE), (config, CONFIG_FILE)):
+        if not (folder / dst).exists():
+            (folder / dst).symlink_to(src)
+    return folder
+
+
+def _load_pretrained_biggan(name: str, weights_dir, allow_download: bool) -> LoadedModel:
+    tried = []
+    for folder in _pretrained_candidates(name, weights_dir):
+        if (folder / WEIGHTS_FILE).exists() and (folder / CONFIG_FILE).exists():
+            return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
+        tried.append(f"{folder} (no {WEIGHTS_FILE} + {CONFIG_FILE})")
+    if allow_download:  # pragma: no cover - needs the network
+        try:
+            folder = _download(name)
+            return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
+        except Exception as err:  # noqa: BLE001 - any network or cache failure means "unavailable"
+            tried.append(f"download ({type(err).__name__}: {str(err)[:120]})")
+    else:
+        tried.append(f"download (skipped: {OFFLINE_ENV} or HF_HUB_OFFLINE is set)")
+    raise WeightsUnavailable(
+        f"no pretrained {name} weights: tried " + "; ".join(tried) + f". Put {WEIGHTS_FILE} and "
+        f"{CONFIG_FILE} in a folder and pass weights_dir=..., or set {WEIGHTS_ENV}=<folder> "
+        f"holding {name}/, or use weights='random'.")
+
+
+def _power_iterate_spectral_norms(model: nn.Module, iters: int = 30) -> None:
+    """Converge the (u, v) vectors of every ``torch.nn.utils.spectral_norm`` in ``model``, so
+    that eval mode divides each weight by its actual largest singular value."""
+    with torch.no_grad():
+        for module in model.modules():
+            if not hasattr(module, "weight_orig") or not hasattr(module, "weight_u"):
+                continue
+            w = module.weight_orig.reshape(module.weight_orig.shape[0], -1)
+            u, v = module.weight_u, module.weight_v
+            for _ in range(iters):
+                v.copy_(torch.nn.functional.normalize(w.T @ u, dim=0, eps=1e-12))
+                u.copy_(torch.nn.functional.normalize(w @ v, dim=0, eps=1e-12))
+
+
+def _random_biggan(resolution: int, seed: int) -> nn.Module:
+    """BigGAN-deep with seeded weights that give finite images (see :func:`load_biggan`)."""
+    BigGAN, _, biggan_model = _biggan_modules()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = BigGAN(_biggan_config(resolution))
+        calib_z = torch.randn(8, model.config.z_dim)
+        calib_y = torch.nn.functional.one_hot(torch.randint(0, 1000, (8,)), 1000).float()
+    finally:
+        torch.random.set_rng_state(state)
+    norms = [m for m in model.modules() if isinstance(m, biggan_model.BigGANBatchNorm)]
+    with torch.no_grad():
+        for bn in norms:  # the package creates these with torch.Tensor(n): uninitialized memory
+            if not bn.conditional:
+                bn.weight.fill_(1.0)
+                bn.bias.zero_()
+    _power_iterate_spectral_norms(model)
+    model.eval()
+
+    # Standing statistics: every conditional batch norm normalizes with stored means and
+    # variances (one row per truncation value). Calibrate them on one batch, layer by layer
+    # (a forward pre-hook sets the statistics of its own input before it is normalized).
+    def calibrate(module, args):
+        x = args[0]
+        module.running_means.copy_(x.mean(dim=(0, 2, 3)).expand_as(module.running_means))
+        module.running_vars.copy_(x.var(dim=(0, 2, 3)).expand_as(module.running_vars))
+
+    hooks = [bn.register_forward_pre_hook(calibrate) for bn in norms]
+    try:
+        with torch.no_grad():
+            model(calib_z, calib_y, 1.0)
+    finally:
+        for h in hooks:
+            h.remove()
+    return model
+
+
+def load_biggan(resolution: int = 128, weights: str = "auto", seed: int = 0, *,
+                weights_dir=None, allow_download: bool | None = None) -> LoadedModel:
+    """BigGAN-deep generator at ``resolution`` (128, 256 or 512) with the book's weights policy.
+
+    - ``weights="pretrained"``: the published weights, from ``weights_dir`` (a folder with
+      ``pytorch_model.bin`` and ``config.json``), from ``$GANTHEORY_WEIGHTS/<name>/``, or
+      downloaded by the package into its cache (skipped when ``GANTHEORY_OFFLINE=1`` or
+      ``HF_HUB_OFFLINE=1``, or ``allow_download=False``). Every parameter and buffer must be
+      present (the package's own loader would silently accept missing keys). Raises
+      :class:`WeightsUnavailable` with the list of places tried.
+    - ``weights="random"``: the same architecture, seeded by ``seed``. The package's random
+      initialization outputs NaN: the final batch norm's weight and bias are left uninitialized
+      and the standing statistics of the conditional batch norms are those of another network.
+      Here they are set (weight 1, bias 0) and calibrated on one seeded batch, and the spectral
+      norms' power iterations are run to convergence. The images are finite, in ``[-1, 1]``.
+    - ``weights="auto"``: pretrained if possible, otherwise random with a ``RuntimeWarning``
+      saying so (also kept in ``LoadedModel.notice``).
+
+    The model is in eval mode; call it as ``model(z, one_hot_classes, truncation)`` with
+    ``z`` ``(B, 128)``, classes ``(B, 1000)`` and ``0 < truncation <= 1``.
+    """
+    if resolution not in BIGGAN_NAMES:
+        raise ValueError(f"resolution must be one of {sorted(BIGGAN_NAMES)}, got {resolution!r}")
+    if weights not in ("auto", "pretrained", "random"):
+        raise ValueError(f"weights must be 'auto', 'pretrained' or 'random', got {weights!r}")
+    name = BIGGAN_NAMES[resolution]
+    if allow_download is None:
+        allow_download = not any(os.environ.get(v, "").strip() not in ("", "0")
+                                 for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+    notice = None
+    if weights in ("auto", "pretrained"):
+        try:
+            return _load_pretrained_biggan(name, weights_dir, allow_download)
+        except WeightsUnavailable as err:
+            if weights == "pretrained":
+                raise
+            notice = (f"{name}: pretrained weights unavailable, using the same architecture "
+                      f"with seeded random weights (seed {seed}). {err}")
+            warnings.warn(notice, RuntimeWarning, stacklevel=2)
+    model = _random_biggan(resolution, seed)
+    return LoadedModel(model, name, "random", f"seeded random initialization (seed {seed})",
+                       notice)
 
 
 class RunningMoments:
