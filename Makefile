@@ -5,16 +5,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The pinned torch of the published build. On a machine without a local CPU wheel, override,
-# e.g. `make book TORCH_SPEC="torch==2.13.0"` plus PIP_EXTRA_INDEX_URL for a CPU-only wheel.
-TORCH_SPEC ?= torch==2.13.0
+# The pinned torch and torchvision of the published build (timm needs torchvision). Installed
+# first so that nothing later pulls another torch; override for another build, e.g. with
+# PIP_EXTRA_INDEX_URL pointing at CPU-only wheels.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.gantheory-installed
 
 .PHONY: book test env browser sync setup-cells lint serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[test]"
 	@touch $@
 

@@ -142,3 +142,68 @@ def test_biggan_arguments_validated():
     assert len(gandata._biggan_config(256).layers) == 12
     assert len(gandata._biggan_config(512).layers) == 14
     assert gandata._biggan_config(128).layers == [list(b) for b in gandata._LAYERS[128]]
+
+
+# ----------------------------------------------------------------------------- feature networks
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return gandata.load_feature_extractor("resnet18", "random", seed=0)
+
+
+def test_feature_extractor_random_is_seeded_and_shaped(resnet18):
+    assert resnet18.feature_dim == 512 and resnet18.weights == "random"
+    assert resnet18.input_size == (3, 224, 224) and not resnet18.model.training
+    x = torch.rand(2, 3, 224, 224)
+    again = gandata.load_feature_extractor("resnet18", "random", seed=0)
+    with torch.inference_mode():
+        assert torch.equal(resnet18.model(x), again.model(x))
+
+
+@pytest.mark.parametrize("name,dim", [("vgg16", 4096), ("densenet201", 1920),
+                                      ("resnet50", 2048)])
+def test_feature_dimensions_of_the_papers_networks(name, dim):
+    assert gandata.load_feature_extractor(name, "random").feature_dim == dim
+
+
+def test_feature_extractor_local_weights_round_trip(resnet18, tmp_path):
+    path = tmp_path / "resnet18.pth"
+    state = dict(resnet18.model.state_dict())
+    state["fc.weight"] = torch.zeros(1000, 512)  # a classifier in the file is ignored
+    torch.save(state, path)
+    loaded = gandata.load_feature_extractor("resnet18", "pretrained", seed=5, weights_file=path,
+                                            allow_download=False)
+    assert loaded.weights == "pretrained" and loaded.source == str(path)
+    x = torch.rand(1, 3, 224, 224)
+    with torch.inference_mode():
+        assert torch.equal(loaded.model(x), resnet18.model(x))
+    state.pop("conv1.weight")
+    torch.save(state, path)
+    with pytest.raises(gandata.WeightsUnavailable, match="does not hold"):
+        gandata.load_feature_extractor("resnet18", "pretrained", weights_file=path,
+                                       allow_download=False)
+
+
+def test_feature_extractor_offline_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    monkeypatch.setenv(gandata.WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(gandata.WeightsUnavailable, match="resnet18.safetensors"):
+        gandata.load_feature_extractor("resnet18", "pretrained")
+    with pytest.warns(RuntimeWarning, match="seeded random weights"):
+        auto = gandata.load_feature_extractor("resnet18", "auto")
+    assert auto.weights == "random" and auto.notice
+    with pytest.raises(ValueError, match="unknown timm model"):
+        gandata.load_feature_extractor("not-a-network", "random")
+    with pytest.raises(ValueError, match="weights"):
+        gandata.load_feature_extractor("resnet18", "imagenet")
+
+
+def test_prepare_images(resnet18):
+    img = torch.full((2, 3, 128, 128), 1.0)  # white in [-1, 1]
+    out = gandata.prepare_images(img, resnet18)
+    assert out.shape == (2, 3, 224, 224)
+    expected = (1 - torch.tensor(resnet18.mean)) / torch.tensor(resnet18.std)
+    torch.testing.assert_close(out[0, :, 100, 100], expected)
+    with pytest.raises(ValueError):
+        gandata.prepare_images(torch.zeros(2, 1, 8, 8), resnet18)

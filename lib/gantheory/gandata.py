@@ -7,6 +7,9 @@ This module grows with the BigGAN chapter. So far:
   the network where reachable) and fails with a clear message otherwise; ``"random"`` builds the
   same architecture with seeded weights that give finite images; ``"auto"`` tries pretrained and
   falls back to random with a visible notice. The result records which weights it carries.
+- :func:`load_feature_extractor`: an ImageNet network from timm returning pooled penultimate
+  features, with the same weights policy, and :func:`prepare_images` to resize and normalize
+  generator outputs for it.
 - :class:`RunningMoments`: the streaming mean and covariance used to estimate the moments of a
   feature distribution from many more draws than fit in memory at once.
 
@@ -27,7 +30,8 @@ import torch
 from torch import nn
 
 __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
-           "BIGGAN_NAMES", "WEIGHTS_ENV", "OFFLINE_ENV"]
+           "FeatureExtractor", "load_feature_extractor", "prepare_images",
+           "BIGGAN_NAMES", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV"]
 
 BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
 WEIGHTS_ENV = "GANTHEORY_WEIGHTS"  # a folder holding <name>/pytorch_model.bin + config.json
@@ -232,6 +236,137 @@ def load_biggan(resolution: int = 128, weights: str = "auto", seed: int = 0, *,
     model = _random_biggan(resolution, seed)
     return LoadedModel(model, name, "random", f"seeded random initialization (seed {seed})",
                        notice)
+
+
+FEATURE_NETWORKS = ("resnet18", "resnet50", "vgg16", "densenet201")
+
+
+@dataclass
+class FeatureExtractor(LoadedModel):
+    """A feature network (:class:`LoadedModel`) with its input conventions.
+
+    ``input_size`` is ``(3, H, W)``; ``mean`` and ``std`` the per-channel normalization of
+    images in ``[0, 1]``; ``feature_dim`` the length of the pooled penultimate features.
+    """
+
+    input_size: tuple = (3, 224, 224)
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+    feature_dim: int = 0
+
+
+def _timm():
+    try:
+        import timm
+    except ImportError as err:  # pragma: no cover - a dependency of the book
+        raise ImportError("load_feature_extractor needs timm (and torchvision)") from err
+    return timm
+
+
+def _feature_state(path: Path, model: nn.Module, name: str) -> dict:
+    """A state dict from ``path`` without the classifier, checked against ``model``."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    classifier = model.pretrained_cfg.get("classifier", "fc")
+    state = {k: v for k, v in state.items() if not k.startswith(classifier + ".")}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WeightsUnavailable(f"{path} does not hold {name} weights: {err}") from err
+    return state
+
+
+def load_feature_extractor(name: str, weights: str = "auto", seed: int = 0, *,
+                           weights_file=None, allow_download: bool | None = None
+                           ) -> FeatureExtractor:
+    """An ImageNet network from timm that maps images to pooled penultimate features.
+
+    ``name`` is a timm model name; the book uses ``resnet18`` (512 features), ``resnet50``
+    (2048), ``vgg16`` (4096) and ``densenet201`` (1920). The classifier is removed
+    (``num_classes=0``). Weights follow :func:`load_biggan`'s policy: ``"pretrained"`` loads
+    ``weights_file`` (a ``.pth``/``.bin``/``.safetensors`` state dict; classifier keys are ignored,
+    every other key must match), or ``$GANTHEORY_WEIGHTS/<name>.{safetensors,pth}``, or timm's
+    download from its hub (skipped offline), and raises :class:`WeightsUnavailable` otherwise;
+    ``"random"`` is timm's initialization under ``torch.manual_seed(seed)``; ``"auto"`` falls
+    back to random with a ``RuntimeWarning``. The model is in eval mode; the returned object
+    carries the network's input size and normalization (see :func:`prepare_images`).
+    """
+    if weights not in ("auto", "pretrained", "random"):
+        raise ValueError(f"weights must be 'auto', 'pretrained' or 'random', got {weights!r}")
+    timm = _timm()
+    if name not in timm.list_models():
+        raise ValueError(f"unknown timm model {name!r}; the book uses {FEATURE_NETWORKS}")
+    if allow_download is None:
+        allow_download = not any(os.environ.get(v, "").strip() not in ("", "0")
+                                 for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = timm.create_model(name, pretrained=False, num_classes=0)
+    finally:
+        torch.random.set_rng_state(state)
+    loaded_from, notice = None, None
+    if weights in ("auto", "pretrained"):
+        tried = []
+        files = [Path(weights_file)] if weights_file is not None else []
+        if os.environ.get(WEIGHTS_ENV):
+            files += [Path(os.environ[WEIGHTS_ENV]) / f"{name}{ext}"
+                      for ext in (".safetensors", ".pth")]
+        for path in files:
+            if path.exists():
+                _feature_state(path, model, name)
+                loaded_from = str(path)
+                break
+            tried.append(f"{path} (missing)")
+        if loaded_from is None and allow_download:  # pragma: no cover - needs the network
+            try:
+                hub = timm.create_model(name, pretrained=True, num_classes=0)
+                model.load_state_dict(hub.state_dict(), strict=True)
+                loaded_from = f"timm hub ({model.pretrained_cfg.get('hf_hub_id', name)})"
+            except Exception as err:  # noqa: BLE001 - any hub failure means "unavailable"
+                tried.append(f"timm download ({type(err).__name__}: {str(err)[:120]})")
+        elif loaded_from is None:
+            tried.append(f"download (skipped: {OFFLINE_ENV} or HF_HUB_OFFLINE is set)")
+        if loaded_from is None:
+            message = (f"no pretrained {name} weights: tried " + "; ".join(tried) +
+                       ". Pass weights_file=... or set GANTHEORY_WEIGHTS, or use weights='random'.")
+            if weights == "pretrained":
+                raise WeightsUnavailable(message)
+            notice = (f"{name}: pretrained weights unavailable, using the same architecture "
+                      f"with seeded random weights (seed {seed}). {message}")
+            warnings.warn(notice, RuntimeWarning, stacklevel=2)
+    model.eval()
+    cfg = model.pretrained_cfg
+    input_size = tuple(cfg.get("input_size", (3, 224, 224)))
+    with torch.no_grad():
+        dim = int(model(torch.zeros(1, *input_size)).shape[1])
+    kind = "pretrained" if loaded_from else "random"
+    source = loaded_from or f"seeded random initialization (seed {seed})"
+    return FeatureExtractor(model, name, kind, source, notice, input_size,
+                            tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+                            tuple(cfg.get("std", (0.229, 0.224, 0.225))), dim)
+
+
+def prepare_images(images: torch.Tensor, extractor: FeatureExtractor) -> torch.Tensor:
+    """Generator outputs ``(B, 3, H, W)`` in ``[-1, 1]`` -> the extractor's input: mapped to
+    ``[0, 1]``, resized (bilinear, antialiased) to its input size, normalized by its mean and
+    std. Keeps the dtype and device of ``images``."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must have shape (B, 3, H, W), got {tuple(images.shape)}")
+    x = (images.clamp(-1, 1) + 1) / 2
+    size = tuple(extractor.input_size[1:])
+    if tuple(x.shape[2:]) != size:
+        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True,
+                                            align_corners=False)
+    mean = torch.tensor(extractor.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(extractor.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
 
 
 class RunningMoments:
