@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -207,3 +209,40 @@ def test_prepare_images(resnet18):
     torch.testing.assert_close(out[0, :, 100, 100], expected)
     with pytest.raises(ValueError):
         gandata.prepare_images(torch.zeros(2, 1, 8, 8), resnet18)
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def test_stream_features_save_and_load(random_biggan, resnet18, tmp_path):
+    out = gandata.stream_features(random_biggan, resnet18, [947, 963], 3,
+                                  n_moments_per_class=4, truncation=0.4, seed=1, batch_size=2,
+                                  progress=False)
+    assert out.features.shape == (6, 512) and out.labels.tolist() == [947] * 3 + [963] * 3
+    assert np.all(np.isfinite(out.features))
+    assert out.means.shape == (2, 512) and out.covariances.shape == (2, 512, 512)
+    assert out.counts.tolist() == [4, 4]
+    prov = out.provenance
+    assert set(gandata.PROVENANCE_KEYS) <= set(prov)
+    assert prov["generator_weights"] == "random" and prov["extractor"] == "resnet18"
+    assert prov["device"] == "cpu" and prov["versions"]["torch"]
+    again = gandata.stream_features(random_biggan, resnet18, [947, 963], 3, seed=1,
+                                    batch_size=3, progress=False)
+    np.testing.assert_allclose(again.features, out.features, rtol=1e-4, atol=1e-5)  # seeded
+    path = gandata.save_features(out, tmp_path / "biggan_resnet18")
+    back = gandata.load_features(path)
+    np.testing.assert_array_equal(back.features, out.features)
+    assert back.provenance == json.loads(path.with_suffix(".json").read_text())
+    assert back.provenance["classes"] == [947, 963]
+    out.provenance.pop("seed")
+    with pytest.raises(ValueError, match="incomplete"):
+        gandata.save_features(out, tmp_path / "bad")
+
+
+def test_stream_features_validation(random_biggan, resnet18):
+    with pytest.raises(ValueError, match="ImageNet ids"):
+        gandata.stream_features(random_biggan, resnet18, [1000], 1)
+    with pytest.raises(ValueError, match="truncation"):
+        gandata.stream_features(random_biggan, resnet18, [1], 1, truncation=1.5)
+    with pytest.raises(ValueError):
+        gandata.stream_features(random_biggan, resnet18, [1], 0)

@@ -12,6 +12,9 @@ This module grows with the BigGAN chapter. So far:
   generator outputs for it.
 - :class:`RunningMoments`: the streaming mean and covariance used to estimate the moments of a
   feature distribution from many more draws than fit in memory at once.
+- :func:`stream_features`: truncated noise -> BigGAN -> resize and normalize -> features, in
+  batches on the available device, returning features of ``n`` images per class and moments
+  from further draws, with provenance; :func:`save_features` / :func:`load_features`.
 
 Conventions: samples are rows, a batch has shape ``(B, dim)``; statistics are accumulated in
 float64 on the device of the first batch (a GPU keeps them there: no host transfer per batch).
@@ -31,6 +34,8 @@ from torch import nn
 
 __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "FeatureExtractor", "load_feature_extractor", "prepare_images",
+           "GanFeatures", "stream_features", "save_features", "load_features",
+           "PROVENANCE_KEYS",
            "BIGGAN_NAMES", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV"]
 
 BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
@@ -445,3 +450,144 @@ class RunningMoments:
             raise ValueError(f"the covariance needs at least 2 vectors, got {self.count}")
         cov = self._m2 / (self.count - 1)
         return ((cov + cov.T) / 2).cpu().numpy()
+
+
+PROVENANCE_KEYS = ("generator", "generator_weights", "generator_source", "resolution",
+                   "extractor", "extractor_weights", "extractor_source", "feature_dim",
+                   "classes", "n_per_class", "n_moments_per_class", "truncation", "seed",
+                   "batch_size", "device", "precision", "versions")
+
+
+@dataclass
+class GanFeatures:
+    """Features of GAN images and their per-class moments.
+
+    ``features`` ``(n, p)`` float32 and ``labels`` ``(n,)`` (ImageNet class ids), classes in
+    blocks; ``means`` ``(k, p)``, ``covariances`` ``(k, p, p)`` and ``counts`` ``(k,)`` estimated
+    from further, independent draws (empty when none were asked for); ``provenance`` says what
+    produced them (keys :data:`PROVENANCE_KEYS`).
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    counts: np.ndarray
+    provenance: dict
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("torch", "numpy", "timm", "pytorch-pretrained-biggan", "gantheory"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover - all are installed with the book
+            out[pkg] = None
+    return out
+
+
+def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes,
+                    n_per_class: int, *, n_moments_per_class: int = 0, truncation: float = 0.4, seed: int = 0,
+                    batch_size: int | None = None, device: str | None = None,
+                    progress: bool | None = None) -> GanFeatures:
+    """Generate BigGAN images of ``classes`` and embed them, in batches, without keeping images.
+
+    For each class: ``n_per_class`` images whose features are returned, then
+    ``n_moments_per_class`` further images (independent seeds) whose features only update a
+    :class:`RunningMoments`. Latents are BigGAN's truncated normal noise (``truncation`` in
+    ``(0, 1]``), seeded per class from ``seed`` (the batch size does not change them). On a
+    GPU: bf16 autocast and channels-last; on a CPU: float32. Runs under
+    ``torch.inference_mode`` with a tqdm bar.
+    """
+    from pytorch_pretrained_biggan import truncated_noise_sample
+    from tqdm.auto import tqdm
+
+    from gantheory._checks import check_int
+    from gantheory.config import derive_seed
+
+    classes = [check_int(int(c), "class id", 0) for c in np.atleast_1d(classes)]
+    if not classes or any(c >= 1000 for c in classes):
+        raise ValueError(f"classes must be ImageNet ids in 0..999, got {classes}")
+    n_per_class = check_int(n_per_class, "n_per_class", 1)
+    n_moments_per_class = check_int(n_moments_per_class, "n_moments_per_class", 0)
+    if not 0 < float(truncation) <= 1:
+        raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    on_gpu = str(device).startswith("cuda")
+    batch_size = check_int(batch_size or (64 if on_gpu else 8), "batch_size", 1)
+    gen, net = generator.model.to(device).eval(), extractor.model.to(device).eval()
+    if on_gpu:
+        gen = gen.to(memory_format=torch.channels_last)
+        net = net.to(memory_format=torch.channels_last)
+    dim = extractor.feature_dim
+    feats, labels, moments = [], [], []
+    total = len(classes) * -(-(n_per_class + n_moments_per_class) // batch_size)
+    bar = tqdm(total=total, desc="generate + embed", disable=progress is False, leave=False)
+    with torch.inference_mode(), torch.autocast(device_type="cuda" if on_gpu else "cpu",
+                                                dtype=torch.bfloat16, enabled=on_gpu):
+        for cls in classes:
+            acc = RunningMoments(dim)
+            for part, count in (("data", n_per_class), ("moments", n_moments_per_class)):
+                if count == 0:
+                    continue
+                # all latents of (class, part) at once: the batching does not change them
+                z_all = truncated_noise_sample(count, gen.config.z_dim, float(truncation),
+                                               seed=derive_seed(seed, cls, part) % 2**32)
+                for start in range(0, count, batch_size):
+                    z = torch.from_numpy(z_all[start:start + batch_size]).to(device)
+                    size = z.shape[0]
+                    y = torch.zeros(size, 1000, device=device)
+                    y[:, cls] = 1.0
+                    img = gen(z, y, float(truncation))
+                    f = net(prepare_images(img.float(), extractor)).float()
+                    if not bool(torch.isfinite(f).all()):
+                        raise FloatingPointError(f"non-finite features for class {cls}")
+                    if part == "data":
+                        feats.append(f.cpu().numpy())
+                        labels.append(np.full(size, cls))
+                    else:
+                        acc.update(f)
+                    bar.update(1)
+            moments.append(acc)
+    bar.close()
+    have = [m for m in moments if m.count >= 2]
+    provenance = {
+        "generator": generator.name, "generator_weights": generator.weights,
+        "generator_source": generator.source, "resolution": int(gen.config.output_dim),
+        "extractor": extractor.name, "extractor_weights": extractor.weights,
+        "extractor_source": extractor.source, "feature_dim": dim, "classes": classes,
+        "n_per_class": n_per_class, "n_moments_per_class": n_moments_per_class,
+        "truncation": float(truncation), "seed": int(seed), "batch_size": batch_size,
+        "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
+        "precision": "bf16 autocast, channels-last" if on_gpu else "float32",
+        "versions": _versions(),
+    }
+    return GanFeatures(
+        features=np.concatenate(feats).astype(np.float32), labels=np.concatenate(labels),
+        means=np.stack([m.mean for m in have]) if have else np.zeros((0, dim)),
+        covariances=np.stack([m.covariance for m in have]) if have else np.zeros((0, dim, dim)),
+        counts=np.array([m.count for m in have], dtype=np.int64), provenance=provenance)
+
+
+def save_features(result: GanFeatures, path) -> Path:
+    """Save to ``path`` (``.npz``, compressed) with the provenance as JSON inside and beside it."""
+    missing = [k for k in PROVENANCE_KEYS if k not in result.provenance]
+    if missing:
+        raise ValueError(f"provenance is incomplete: missing {missing}")
+    path = Path(path).with_suffix(".npz")
+    text = json.dumps(result.provenance, indent=1, sort_keys=True)
+    np.savez_compressed(path, features=result.features, labels=result.labels,
+                        means=result.means, covariances=result.covariances.astype(np.float32),
+                        counts=result.counts, provenance=np.array(text))
+    path.with_suffix(".json").write_text(text + "\n")
+    return path
+
+
+def load_features(path) -> GanFeatures:
+    """Inverse of :func:`save_features` (covariances come back as float64)."""
+    with np.load(Path(path).with_suffix(".npz")) as data:
+        return GanFeatures(data["features"], data["labels"], data["means"],
+                           data["covariances"].astype(np.float64), data["counts"],
+                           json.loads(str(data["provenance"])))
