@@ -489,7 +489,8 @@ def _versions() -> dict:
 
 
 def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes,
-                    n_per_class: int, *, n_moments_per_class: int = 0, truncation: float = 0.4, seed: int = 0,
+                    n_per_class: int, *, n_moments_per_class: int = 0,
+                    truncation: float = 0.4, seed: int = 0,
                     batch_size: int | None = None, device: str | None = None,
                     progress: bool | None = None) -> GanFeatures:
     """Generate BigGAN images of ``classes`` and embed them, in batches, without keeping images.
