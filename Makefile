@@ -13,7 +13,7 @@ STAMP := $(VENV)/.gantheory-installed
 
 .PHONY: book test env browser sync setup-cells lint serve clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[test]"
