@@ -60,3 +60,12 @@ def test_seed_everything_is_reproducible():
     for bad in (-1, 1.5, "3"):
         with pytest.raises(ValueError):
             config.seed_everything(bad)
+
+
+def test_torch_seeded_is_reproducible_and_restores_the_generator():
+    state = torch.random.get_rng_state()
+    with config.torch_seeded(4):
+        a = torch.rand(3)
+    assert torch.equal(state, torch.random.get_rng_state())
+    with config.torch_seeded(4):
+        assert torch.equal(a, torch.rand(3))

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from gantheory._checks import check_int as _check_int
-from gantheory.config import ConvergenceError
+from gantheory.config import ConvergenceError, torch_seeded
 
 Observable = Callable[[np.ndarray], np.ndarray]
 
@@ -240,17 +240,13 @@ def random_mlp(d_in: int, width: int, depth: int, *, seed: int = 0) -> nn.Sequen
     d_in = _check_int(d_in, "d_in", 1)
     width = _check_int(width, "width", 1)
     depth = _check_int(depth, "depth", 1)
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch_seeded(seed):
         layers: list[nn.Module] = []
         for i in range(depth):
             layers.append(nn.Linear(d_in if i == 0 else width, width))
             if i < depth - 1:
                 layers.append(nn.ReLU())
         net = nn.Sequential(*layers)
-    finally:
-        torch.random.set_rng_state(gen_state)
     return net.eval()
 
 
@@ -262,9 +258,7 @@ def random_convnet(channels: int, *, in_channels: int = 1, seed: int = 0) -> nn.
     """
     channels = _check_int(channels, "channels", 1)
     in_channels = _check_int(in_channels, "in_channels", 1)
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch_seeded(seed):
         net = nn.Sequential(
             nn.Conv2d(in_channels, channels, 3, padding=1),
             nn.ReLU(),
@@ -274,8 +268,6 @@ def random_convnet(channels: int, *, in_channels: int = 1, seed: int = 0) -> nn.
             nn.AvgPool2d(2),
             nn.Flatten(),
         )
-    finally:
-        torch.random.set_rng_state(gen_state)
     return net.eval()
 
 

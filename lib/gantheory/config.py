@@ -11,6 +11,7 @@ The book has three size regimes:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import zlib
@@ -75,6 +76,17 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002 - legacy global RNG of third-party code
     torch.manual_seed(int(seed))
     return np.random.default_rng(int(seed))
+
+
+@contextlib.contextmanager
+def torch_seeded(seed: int):
+    """Run a block with torch's CPU random generator seeded by ``seed``, then restore its state:
+    seeded model construction that leaves the global generator as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
 
 
 def derive_seed(base: int, *tags: int | str) -> int:

@@ -49,7 +49,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gantheory._checks import check_int as _check_int
-from gantheory.config import derive_seed
+from gantheory.config import derive_seed, torch_seeded
 
 __all__ = [
     "N_CLASSES",
@@ -303,8 +303,7 @@ def _tqdm_disable(progress: bool | None) -> bool | None:
 
 def _seeded_init(cls, seed: int, *args) -> nn.Module:
     """``cls(*args)`` with PyTorch's default initialization drawn under ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seeded(seed):
         return cls(*args)
 
 

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from gantheory.config import torch_seeded
+
 __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "FeatureExtractor", "load_feature_extractor", "prepare_images",
            "GanFeatures", "stream_features", "save_features", "load_features",
@@ -54,6 +56,12 @@ _LAYERS = {
     512: [*_BLOCKS, (True, 8, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4), (True, 4, 2),
           (False, 2, 2), (True, 2, 1), (False, 1, 1), (True, 1, 1)],
 }
+
+
+def _downloads_allowed() -> bool:
+    """False when ``GANTHEORY_OFFLINE`` or ``HF_HUB_OFFLINE`` is set (to anything but 0)."""
+    return not any(os.environ.get(v, "").strip() not in ("", "0")
+                   for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
 
 
 class WeightsUnavailable(RuntimeError):
@@ -164,14 +172,10 @@ def _power_iterate_spectral_norms(model: nn.Module, iters: int = 30) -> None:
 def _random_biggan(resolution: int, seed: int) -> nn.Module:
     """BigGAN-deep with seeded weights that give finite images (see :func:`load_biggan`)."""
     BigGAN, _, biggan_model = _biggan_modules()
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch_seeded(seed):
         model = BigGAN(_biggan_config(resolution))
         calib_z = torch.randn(8, model.config.z_dim)
         calib_y = torch.nn.functional.one_hot(torch.randint(0, 1000, (8,)), 1000).float()
-    finally:
-        torch.random.set_rng_state(state)
     norms = [m for m in model.modules() if isinstance(m, biggan_model.BigGANBatchNorm)]
     with torch.no_grad():
         for bn in norms:  # the package creates these with torch.Tensor(n): uninitialized memory
@@ -226,8 +230,7 @@ def load_biggan(resolution: int = 128, weights: str = "auto", seed: int = 0, *,
         raise ValueError(f"weights must be 'auto', 'pretrained' or 'random', got {weights!r}")
     name = BIGGAN_NAMES[resolution]
     if allow_download is None:
-        allow_download = not any(os.environ.get(v, "").strip() not in ("", "0")
-                                 for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+        allow_download = _downloads_allowed()
     notice = None
     if weights in ("auto", "pretrained"):
         try:
@@ -308,14 +311,9 @@ def load_feature_extractor(name: str, weights: str = "auto", seed: int = 0, *,
     if name not in timm.list_models():
         raise ValueError(f"unknown timm model {name!r}; the book uses {FEATURE_NETWORKS}")
     if allow_download is None:
-        allow_download = not any(os.environ.get(v, "").strip() not in ("", "0")
-                                 for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+        allow_download = _downloads_allowed()
+    with torch_seeded(seed):
         model = timm.create_model(name, pretrained=False, num_classes=0)
-    finally:
-        torch.random.set_rng_state(state)
     loaded_from, notice = None, None
     if weights in ("auto", "pretrained"):
         tried = []
