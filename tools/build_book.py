@@ -33,7 +33,7 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def build(output: Path, quick: bool) -> int:
+def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     output = output if output.is_absolute() else ROOT / output
     build_dir = output / "_build"
     cache = build_dir / ".jupyter_cache"
@@ -49,6 +49,8 @@ def build(output: Path, quick: bool) -> int:
         env.pop("GANTHEORY_QUICK", None)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--path-output", str(output), "-W", "--keep-going"]
+    if rebuild_all:
+        cmd.append("--all")  # re-read every page; executed outputs still come from the cache
     print("+", " ".join(cmd), "(GANTHEORY_QUICK=1)" if quick else "(full sizes)", flush=True)
     start = time.perf_counter()
     rc = subprocess.call(cmd, env=env, cwd=ROOT)
@@ -64,8 +66,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (GANTHEORY_QUICK=1)")
     parser.add_argument("--output", type=Path, default=ROOT, help="--path-output of jupyter-book")
+    parser.add_argument("--all", action="store_true", help="re-read every page (jb build --all)")
     args = parser.parse_args()
-    return build(args.output, args.quick)
+    return build(args.output, args.quick, args.all)
 
 
 if __name__ == "__main__":
