@@ -89,11 +89,7 @@ def _check_proportions(proportions, k: int) -> np.ndarray:
 
 def _check_covariances(covariances) -> tuple[list[np.ndarray], bool, int]:
     """List of covariances, whether all are given as diagonals, and the dimension p."""
-    if isinstance(covariances, np.ndarray) and covariances.ndim in (2, 3) and \
-            covariances.dtype != object:
-        covs = list(covariances)
-    else:
-        covs = list(covariances)
+    covs = list(covariances)  # a sequence, or a stacked (k, p) / (k, p, p) array
     if not covs:
         raise ValueError("at least one covariance is needed")
     covs = [np.asarray(c, dtype=np.float64) for c in covs]
