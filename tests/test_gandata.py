@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from gantheory import gandata
+from gantheory import gandata, rmt
 from gantheory.gandata import RunningMoments
 
 
@@ -246,3 +246,116 @@ def test_stream_features_validation(random_biggan, resnet18):
         gandata.stream_features(random_biggan, resnet18, [1], 1, truncation=1.5)
     with pytest.raises(ValueError):
         gandata.stream_features(random_biggan, resnet18, [1], 0)
+
+
+def test_stream_features_several_networks_share_the_images(random_biggan, resnet18):
+    other = gandata.load_feature_extractor("resnet18", "random", seed=5)
+    other.name = "resnet18-seed5"
+    both = gandata.stream_features(random_biggan, [resnet18, other], [947, 963], 3,
+                                   n_moments_per_class=4, seed=1, batch_size=2, progress=False)
+    assert set(both) == {"resnet18", "resnet18-seed5"}
+    alone = gandata.stream_features(random_biggan, resnet18, [947, 963], 3,
+                                    n_moments_per_class=4, seed=1, batch_size=4, progress=False)
+    np.testing.assert_allclose(both["resnet18"].features, alone.features, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(both["resnet18"].means, alone.means, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(both["resnet18-seed5"].features, alone.features)
+    assert both["resnet18-seed5"].provenance["extractor_source"].endswith("(seed 5)")
+    with pytest.raises(TypeError):
+        gandata.stream_features(random_biggan, [], [1], 1)
+    with pytest.raises(ValueError, match="distinct"):
+        gandata.stream_features(random_biggan, [resnet18, resnet18], [1], 1)
+
+
+def test_gan_features_surrogate_has_the_streamed_moments():
+    rng = np.random.default_rng(0)
+    means = rng.standard_normal((2, 3))
+    covs = np.stack([np.eye(3) * 4.0, np.diag([1.0, 9.0, 4.0])])
+    feats = gandata.GanFeatures(
+        features=rng.standard_normal((5, 3)), labels=np.array([7, 7, 7, 2, 2]), means=means,
+        covariances=covs, counts=np.array([10, 30]), provenance={"classes": [7, 2]})
+    scale = feats.scale
+    assert scale == pytest.approx(np.sqrt((10 * 4 + 30 * 14 / 3) / 40))
+    sur = feats.surrogate(scale)
+    assert sur.classes.tolist() == [7, 2]
+    np.testing.assert_allclose(sur.proportions, [0.6, 0.4])
+    np.testing.assert_allclose(sur.covariances * scale**2, covs)
+    np.testing.assert_allclose(sur.means * scale, means)
+    with pytest.raises(ValueError, match="positive"):
+        feats.surrogate(0.0)
+    empty = gandata.GanFeatures(feats.features, feats.labels, np.zeros((0, 3)),
+                                np.zeros((0, 3, 3)), np.zeros(0, dtype=int), {"classes": [7, 2]})
+    with pytest.raises(ValueError, match="no moments"):
+        empty.surrogate()
+    with pytest.raises(ValueError, match="no moments"):
+        _ = empty.scale
+
+
+def test_folded_spectral_norms_compute_the_same_function(random_biggan):
+    folded = gandata.fold_spectral_norms(random_biggan.model)
+    assert not any(hasattr(m, "weight_orig") for m in folded.modules())
+    assert any(hasattr(m, "weight_orig") for m in random_biggan.model.modules())  # a copy
+    z = torch.randn(2, 128, generator=torch.Generator().manual_seed(0))
+    y = torch.nn.functional.one_hot(torch.tensor([1, 947]), 1000).float()
+    with torch.no_grad():
+        torch.testing.assert_close(folded(z, y, 0.5), random_biggan.model(z, y, 0.5),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_unreachable_hub_fails_fast_with_a_message(monkeypatch):
+    monkeypatch.setattr(gandata, "_reachable", lambda host: False)
+    with pytest.raises(gandata.WeightsUnavailable, match="unreachable"):
+        gandata.load_feature_extractor("resnet18", "pretrained", allow_download=True)
+    with pytest.raises(gandata.WeightsUnavailable, match="unreachable"):
+        gandata.load_biggan(128, "pretrained", allow_download=True)
+
+
+def _synthetic_features(p=40, n_per_class=30, count=120, seed=0):
+    """GanFeatures of a known 3-class Gaussian mixture (moments estimated from count draws)."""
+    rng = np.random.default_rng(seed)
+    classes = [947, 963, 933]
+    means = 3.0 + rng.standard_normal((3, p))  # a large common mean, like ReLU features
+    xs, moments = [], []
+    for k in range(3):
+        xs.append(means[k] + rng.standard_normal((n_per_class, p)))
+        moments.append(RunningMoments(p).update(means[k] + rng.standard_normal((count, p))))
+    prov = {key: None for key in gandata.PROVENANCE_KEYS} | {"classes": classes,
+                                                            "feature_dim": p}
+    return gandata.GanFeatures(
+        np.concatenate(xs).astype(np.float32), np.repeat(classes, n_per_class),
+        np.stack([m.mean for m in moments]), np.stack([m.covariance for m in moments]),
+        np.array([m.count for m in moments]), prov)
+
+
+def test_gram_study_centres_projects_and_round_trips(tmp_path):
+    feats = _synthetic_features()
+    study = gandata.gram_study(feats, n_boot=6, n_seeds=2, project=16, seed=3)
+    c = study.comparison
+    assert c.eig_data.shape == (90,) and c.vec_data.shape == (90, 2)
+    # centred: no giant common-mean eigenvalue left (uncentred it is about p * 9 / scale^2)
+    uncentred = np.linalg.eigvalsh(rmt.gram(feats.features / feats.scale))[-1]
+    assert c.eig_data[-1] < 0.2 * uncentred
+    assert study.provenance["projected_to"] == 16 and study.provenance["centred"]
+    assert max(c.excess().values()) < 4  # a Gaussian mixture passes its own test
+    assert {r["method"] for r in study.accuracies} == {"logistic regression",
+                                                      "spectral clustering"}
+    path = gandata.save_study({"net": study}, tmp_path / "study")
+    assert path.stat().st_size < 100_000
+    back = gandata.load_study(path)["net"]
+    np.testing.assert_allclose(back.comparison.eig_data, c.eig_data, rtol=1e-6)
+    assert back.comparison.observed == c.observed and back.accuracies == study.accuracies
+    assert back.comparison.excess() == pytest.approx(c.excess())
+    with pytest.raises(ValueError, match="project"):
+        gandata.gram_study(feats, project=40)
+    incomplete = gandata.GramStudy(c, [], {"classes": [1]})
+    with pytest.raises(ValueError, match="provenance"):
+        gandata.save_study({"net": incomplete}, tmp_path / "bad")
+
+
+def test_study_configs():
+    assert gandata.study_config("gpu")["n_per_class"] * 3 == 1500  # the paper's n
+    assert set(gandata.study_config("gpu")["networks"]) == set(gandata.FEATURE_NETWORKS)
+    for mode in ("cpu", "quick"):
+        cfg = gandata.study_config(mode)
+        assert cfg["project"] < cfg["n_moments_per_class"]  # moments from more draws than q
+    with pytest.raises(ValueError, match="mode"):
+        gandata.study_config("tpu")

@@ -341,3 +341,62 @@ def test_zero_mass_and_grid_complete_the_law():
         rmt.spectrum_grid(-1.0)
     with pytest.raises(ValueError):
         rmt.gram_zero_mass([cov], [1.0], 0)
+
+
+def _two_class_surrogate(p=60, count=200, seed=0):
+    rng = np.random.default_rng(seed)
+    means = np.stack([np.full(p, 0.6), np.full(p, -0.6)])
+    covs = np.stack([np.diag(rng.uniform(0.5, 2.0, p)) for _ in range(2)])
+    return rmt.GaussianMixtureSurrogate(np.array([0, 1]), means, covs, np.array([0.5, 0.5]),
+                                        np.array([count, count]))
+
+
+def test_compare_with_surrogate_accepts_the_mixture_and_rejects_heavy_tails():
+    sur = _two_class_surrogate()
+    x, y = sur.sample(200, seed=11)
+    ok = rmt.compare_with_surrogate(x, y, sur, n_boot=12, seed=1)
+    assert ok.eig_data.shape == (200,) and ok.vec_data.shape == (200, 2)
+    assert set(ok.observed) == set(rmt.SurrogateComparison.STATISTICS)
+    assert all(v.shape == (12,) for v in ok.null.values())
+    assert max(ok.excess().values()) < 3.5
+    assert [row["statistic"] for row in ok.table()] == list(rmt.SurrogateComparison.STATISTICS)
+    # same two moments, not concentrated: a Student-t(3) radial factor of variance one
+    rng = np.random.default_rng(2)
+    r = np.sqrt(1 / rng.chisquare(3, size=(200, 1)))  # E r^2 = 1 for 3 degrees of freedom
+    heavy = sur.means[y] + (x - sur.means[y]) * r
+    bad = rmt.compare_with_surrogate(heavy, y, sur, n_boot=12, seed=1)
+    assert bad.excess()["ks"] > 5
+
+
+def test_compare_with_surrogate_is_seeded_and_validates():
+    sur = _two_class_surrogate(p=20, count=30)
+    x, y = sur.sample(40, seed=0)
+    a = rmt.compare_with_surrogate(x, y, sur, n_boot=3, seed=4)
+    b = rmt.compare_with_surrogate(x, y, sur, n_boot=3, seed=4)
+    np.testing.assert_array_equal(a.null["ks"], b.null["ks"])
+    with pytest.raises(ValueError, match="p ="):
+        rmt.compare_with_surrogate(x[:, :10], y, sur)
+    with pytest.raises(ValueError, match="classes"):
+        rmt.compare_with_surrogate(x, y + 5, sur)
+    with pytest.raises(ValueError):
+        rmt.compare_with_surrogate(x, y, sur, n_boot=1)
+    few = rmt.GaussianMixtureSurrogate(sur.classes, sur.means, sur.covariances,
+                                       sur.proportions, np.array([1, 30]))
+    with pytest.raises(ValueError, match="counts"):
+        rmt.compare_with_surrogate(x, y, few)
+
+
+def test_resampled_draw_has_the_sample_covariance_law():
+    # mean + g Y / sqrt(N-1) is Gaussian with the sample covariance of N = 4 draws Y: its
+    # draws span an affine space of dimension N - 1 = 3, and that covariance is unbiased
+    sur = _two_class_surrogate(p=8, count=4)
+    rng = np.random.default_rng(0)
+    covs = []
+    for _ in range(300):
+        d = rmt._resampled_surrogate_draw(sur, [400, 2], rng)
+        assert d.shape == (402, 8) and np.all(np.isfinite(d))
+        centred = d[:400] - d[:400].mean(axis=0)
+        assert np.linalg.matrix_rank(centred, tol=1e-8 * np.abs(centred).max()) == 3
+        covs.append(np.cov(d[:400], rowvar=False))
+    np.testing.assert_allclose(np.diag(np.mean(covs, axis=0)), np.diag(sur.covariances[0]),
+                               rtol=0.25)

@@ -3,10 +3,11 @@
     python tools/build_book.py                  # full CPU sizes -> _build/html
     python tools/build_book.py --quick --output _build/test-site   # small sizes (tests)
 
-jupyter-cache keys its cache on the notebooks' code cells only, so a change in ``lib/`` (or in
-the pinned dependencies) would otherwise reuse stale outputs: this script hashes ``lib/`` and
-``pyproject.toml`` and clears the execution cache when the hash changes. Quick and full builds
-use separate output folders, hence separate caches. Warnings are errors (``-W``).
+jupyter-cache keys its cache on the notebooks' code cells only, so a change in ``lib/``, in the
+saved GPU results (``artifacts/``) or in the pinned dependencies would otherwise reuse stale
+outputs: this script hashes ``lib/``, ``artifacts/`` and ``pyproject.toml`` and clears the
+execution cache when the hash changes. Quick and full builds use separate output folders, hence
+separate caches. Warnings are errors (``-W``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def code_hash() -> str:
     """Hash of everything outside the notebooks that can change executed outputs."""
     h = hashlib.sha256()
-    files = sorted((ROOT / "lib").rglob("*.py")) + [ROOT / "pyproject.toml"]
+    files = (sorted((ROOT / "lib").rglob("*.py")) + sorted((ROOT / "artifacts").glob("*"))
+             + [ROOT / "pyproject.toml"])
     for path in files:
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
@@ -40,7 +42,7 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     stamp = build_dir / ".gantheory-code-hash"
     digest = code_hash()
     if cache.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
-        print(f"lib/ or pyproject.toml changed: clearing the execution cache {cache}")
+        print(f"lib/, artifacts/ or pyproject.toml changed: clearing the execution cache {cache}")
         shutil.rmtree(cache)
     env = dict(os.environ)
     if quick:

@@ -22,8 +22,10 @@ float64 on the device of the first batch (a GPU keeps them there: no host transf
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +39,16 @@ from gantheory.config import torch_seeded
 __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "FeatureExtractor", "load_feature_extractor", "prepare_images",
            "GanFeatures", "stream_features", "save_features", "load_features",
-           "PROVENANCE_KEYS",
+           "PROVENANCE_KEYS", "GramStudy", "gram_study", "save_study", "load_study",
+           "STUDY_CONFIGS", "PAPER_CLASSES", "study_config", "run_study",
+           "fold_spectral_norms",
            "BIGGAN_NAMES", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV"]
 
 BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
 WEIGHTS_ENV = "GANTHEORY_WEIGHTS"  # a folder holding <name>/pytorch_model.bin + config.json
 OFFLINE_ENV = "GANTHEORY_OFFLINE"  # "1": never try the network
+BIGGAN_HOST = "s3.amazonaws.com"  # where pytorch-pretrained-biggan downloads from
+TIMM_HOST = "huggingface.co"  # timm's hub
 WEIGHTS_FILE, CONFIG_FILE = "pytorch_model.bin", "config.json"
 
 # BigGAN-deep generator blocks: (up-sample?, in, out) channel multipliers. Two blocks per
@@ -62,6 +68,17 @@ def _downloads_allowed() -> bool:
     """False when ``GANTHEORY_OFFLINE`` or ``HF_HUB_OFFLINE`` is set (to anything but 0)."""
     return not any(os.environ.get(v, "").strip() not in ("", "0")
                    for v in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+@functools.cache
+def _reachable(host: str, timeout: float = 3.0) -> bool:
+    """Can a TCP connection to ``host``:443 be opened within ``timeout`` seconds? Checked once
+    per host and session, so an offline machine fails fast instead of retrying downloads."""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 class WeightsUnavailable(RuntimeError):
@@ -141,7 +158,9 @@ def _load_pretrained_biggan(name: str, weights_dir, allow_download: bool) -> Loa
         if (folder / WEIGHTS_FILE).exists() and (folder / CONFIG_FILE).exists():
             return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
         tried.append(f"{folder} (no {WEIGHTS_FILE} + {CONFIG_FILE})")
-    if allow_download:  # pragma: no cover - needs the network
+    if allow_download and not _reachable(BIGGAN_HOST):
+        tried.append(f"download (skipped: {BIGGAN_HOST} is unreachable)")
+    elif allow_download:  # pragma: no cover - needs the network
         try:
             folder = _download(name)
             return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
@@ -167,6 +186,21 @@ def _power_iterate_spectral_norms(model: nn.Module, iters: int = 30) -> None:
             for _ in range(iters):
                 v.copy_(torch.nn.functional.normalize(w.T @ u, dim=0, eps=1e-12))
                 u.copy_(torch.nn.functional.normalize(w @ v, dim=0, eps=1e-12))
+
+
+def fold_spectral_norms(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (in eval mode) with every ``torch.nn.utils.spectral_norm`` folded into
+    its weight. In eval mode the wrapper recomputes ``W / sigma(W)`` from stored vectors on every
+    call (about 0.2 s per BigGAN-128 forward on a 2-core CPU); the folded copy computes the same
+    function once. Use it for inference only: its state dict no longer has the wrapper's keys."""
+    import copy
+
+    folded = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for module in folded.modules():
+            if hasattr(module, "weight_orig") and hasattr(module, "weight_u"):
+                torch.nn.utils.remove_spectral_norm(module)
+    return folded
 
 
 def _random_biggan(resolution: int, seed: int) -> nn.Module:
@@ -327,7 +361,9 @@ def load_feature_extractor(name: str, weights: str = "auto", seed: int = 0, *,
                 loaded_from = str(path)
                 break
             tried.append(f"{path} (missing)")
-        if loaded_from is None and allow_download:  # pragma: no cover - needs the network
+        if loaded_from is None and allow_download and not _reachable(TIMM_HOST):
+            tried.append(f"timm download (skipped: {TIMM_HOST} is unreachable)")
+        elif loaded_from is None and allow_download:  # pragma: no cover - needs the network
             try:
                 hub = timm.create_model(name, pretrained=True, num_classes=0)
                 model.load_state_dict(hub.state_dict(), strict=True)
@@ -473,6 +509,33 @@ class GanFeatures:
     counts: np.ndarray
     provenance: dict
 
+    @property
+    def scale(self) -> float:
+        """Root mean per-coordinate variance of the moments: dividing features, means by it
+        (covariances by its square) puts the covariances at order one (units only)."""
+        if self.counts.size == 0:
+            raise ValueError("no moments: stream with n_moments_per_class >= 2")
+        var = np.einsum("kii->k", self.covariances) / self.covariances.shape[1]
+        return float(np.sqrt(np.average(var, weights=self.counts)))
+
+    def surrogate(self, scale: float = 1.0):
+        """The Gaussian mixture with the streamed moments (features divided by ``scale``), as a
+        :class:`gantheory.rmt.GaussianMixtureSurrogate`; classes in the order of ``labels``,
+        proportions those of the returned features."""
+        from gantheory.rmt import GaussianMixtureSurrogate
+
+        if self.counts.size == 0:
+            raise ValueError("no moments: stream with n_moments_per_class >= 2")
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        classes, sizes = np.unique(self.labels, return_counts=True)
+        order = [int(c) for c in self.provenance["classes"]]
+        if sorted(order) != classes.tolist() or len(order) != self.counts.size:
+            raise ValueError("moments and labels disagree on the classes")
+        props = np.array([sizes[classes.tolist().index(c)] for c in order]) / sizes.sum()
+        return GaussianMixtureSurrogate(np.array(order), self.means / scale,
+                                        self.covariances / scale**2, props, self.counts.copy())
+
 
 def _versions() -> dict:
     import importlib.metadata as md
@@ -486,19 +549,25 @@ def _versions() -> dict:
     return out
 
 
-def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes,
+def stream_features(generator: LoadedModel, extractors, classes,
                     n_per_class: int, *, n_moments_per_class: int = 0,
                     truncation: float = 0.4, seed: int = 0,
                     batch_size: int | None = None, device: str | None = None,
-                    progress: bool | None = None) -> GanFeatures:
+                    progress: bool | None = None):
     """Generate BigGAN images of ``classes`` and embed them, in batches, without keeping images.
 
-    For each class: ``n_per_class`` images whose features are returned, then
+    ``extractors`` is one :class:`FeatureExtractor` or a sequence of them: every generated batch
+    is embedded by each network (the images, the expensive part on a CPU, are made once). For
+    each class: ``n_per_class`` images whose features are returned, then
     ``n_moments_per_class`` further images (independent seeds) whose features only update a
     :class:`RunningMoments`. Latents are BigGAN's truncated normal noise (``truncation`` in
     ``(0, 1]``), seeded per class from ``seed`` (the batch size does not change them). On a
-    GPU: bf16 autocast and channels-last; on a CPU: float32. Runs under
-    ``torch.inference_mode`` with a tqdm bar.
+    GPU: bf16 autocast; on a CPU: float32. Runs under
+    ``torch.inference_mode`` with a tqdm bar. BigGAN runs with its spectral norms folded
+    (:func:`fold_spectral_norms`) and both networks channels-last, on any device.
+
+    Returns a :class:`GanFeatures` for one extractor, a dict ``{name: GanFeatures}`` for a
+    sequence.
     """
     from pytorch_pretrained_biggan import truncated_noise_sample
     from tqdm.auto import tqdm
@@ -506,6 +575,12 @@ def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes
     from gantheory._checks import check_int
     from gantheory.config import derive_seed
 
+    single = isinstance(extractors, FeatureExtractor)
+    nets = [extractors] if single else list(extractors)
+    if not nets or not all(isinstance(e, FeatureExtractor) for e in nets):
+        raise TypeError("extractors must be a FeatureExtractor or a non-empty sequence of them")
+    if len({e.name for e in nets}) != len(nets):
+        raise ValueError("extractors must have distinct names")
     classes = [check_int(int(c), "class id", 0) for c in np.atleast_1d(classes)]
     if not classes or any(c >= 1000 for c in classes):
         raise ValueError(f"classes must be ImageNet ids in 0..999, got {classes}")
@@ -516,18 +591,19 @@ def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = str(device).startswith("cuda")
     batch_size = check_int(batch_size or (64 if on_gpu else 8), "batch_size", 1)
-    gen, net = generator.model.to(device).eval(), extractor.model.to(device).eval()
-    if on_gpu:
-        gen = gen.to(memory_format=torch.channels_last)
-        net = net.to(memory_format=torch.channels_last)
-    dim = extractor.feature_dim
-    feats, labels, moments = [], [], []
-    total = len(classes) * -(-(n_per_class + n_moments_per_class) // batch_size)
-    bar = tqdm(total=total, desc="generate + embed", disable=progress is False, leave=False)
+    memory = torch.channels_last  # also faster on a CPU (oneDNN): about 1.5x for BigGAN
+    gen = fold_spectral_norms(generator.model).to(device).to(memory_format=memory)
+    models = [e.model.to(device).eval().to(memory_format=memory) for e in nets]
+    feats = {e.name: [] for e in nets}
+    moments = {e.name: [] for e in nets}
+    labels = []
+    total = len(classes) * (n_per_class + n_moments_per_class)
+    bar = tqdm(total=total, desc="generate + embed (images)", disable=progress is False,
+               leave=False)
     with torch.inference_mode(), torch.autocast(device_type="cuda" if on_gpu else "cpu",
                                                 dtype=torch.bfloat16, enabled=on_gpu):
         for cls in classes:
-            acc = RunningMoments(dim)
+            acc = {e.name: RunningMoments(e.feature_dim) for e in nets}
             for part, count in (("data", n_per_class), ("moments", n_moments_per_class)):
                 if count == 0:
                     continue
@@ -539,35 +615,47 @@ def stream_features(generator: LoadedModel, extractor: FeatureExtractor, classes
                     size = z.shape[0]
                     y = torch.zeros(size, 1000, device=device)
                     y[:, cls] = 1.0
-                    img = gen(z, y, float(truncation))
-                    f = net(prepare_images(img.float(), extractor)).float()
-                    if not bool(torch.isfinite(f).all()):
-                        raise FloatingPointError(f"non-finite features for class {cls}")
+                    img = gen(z, y, float(truncation)).float()
+                    for ext, net in zip(nets, models, strict=True):
+                        f = net(prepare_images(img, ext).contiguous(memory_format=memory))
+                        f = f.float()
+                        if not bool(torch.isfinite(f).all()):
+                            raise FloatingPointError(
+                                f"non-finite {ext.name} features for class {cls}")
+                        if part == "data":
+                            feats[ext.name].append(f.cpu().numpy())
+                        else:
+                            acc[ext.name].update(f)
                     if part == "data":
-                        feats.append(f.cpu().numpy())
                         labels.append(np.full(size, cls))
-                    else:
-                        acc.update(f)
-                    bar.update(1)
-            moments.append(acc)
+                    bar.update(size)
+            for ext in nets:
+                moments[ext.name].append(acc[ext.name])
     bar.close()
-    have = [m for m in moments if m.count >= 2]
-    provenance = {
-        "generator": generator.name, "generator_weights": generator.weights,
-        "generator_source": generator.source, "resolution": int(gen.config.output_dim),
-        "extractor": extractor.name, "extractor_weights": extractor.weights,
-        "extractor_source": extractor.source, "feature_dim": dim, "classes": classes,
-        "n_per_class": n_per_class, "n_moments_per_class": n_moments_per_class,
-        "truncation": float(truncation), "seed": int(seed), "batch_size": batch_size,
-        "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
-        "precision": "bf16 autocast, channels-last" if on_gpu else "float32",
-        "versions": _versions(),
-    }
-    return GanFeatures(
-        features=np.concatenate(feats).astype(np.float32), labels=np.concatenate(labels),
-        means=np.stack([m.mean for m in have]) if have else np.zeros((0, dim)),
-        covariances=np.stack([m.covariance for m in have]) if have else np.zeros((0, dim, dim)),
-        counts=np.array([m.count for m in have], dtype=np.int64), provenance=provenance)
+    labels = np.concatenate(labels)
+    out = {}
+    for ext in nets:
+        have = [m for m in moments[ext.name] if m.count >= 2]
+        dim = ext.feature_dim
+        provenance = {
+            "generator": generator.name, "generator_weights": generator.weights,
+            "generator_source": generator.source, "resolution": int(gen.config.output_dim),
+            "extractor": ext.name, "extractor_weights": ext.weights,
+            "extractor_source": ext.source, "feature_dim": dim, "classes": classes,
+            "n_per_class": n_per_class, "n_moments_per_class": n_moments_per_class,
+            "truncation": float(truncation), "seed": int(seed), "batch_size": batch_size,
+            "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
+            "precision": ("bf16 autocast, channels-last" if on_gpu
+                          else "float32, channels-last"),
+            "versions": _versions(),
+        }
+        out[ext.name] = GanFeatures(
+            features=np.concatenate(feats[ext.name]).astype(np.float32), labels=labels.copy(),
+            means=np.stack([m.mean for m in have]) if have else np.zeros((0, dim)),
+            covariances=(np.stack([m.covariance for m in have]) if have
+                         else np.zeros((0, dim, dim))),
+            counts=np.array([m.count for m in have], dtype=np.int64), provenance=provenance)
+    return out[nets[0].name] if single else out
 
 
 def save_features(result: GanFeatures, path) -> Path:
@@ -590,3 +678,160 @@ def load_features(path) -> GanFeatures:
         return GanFeatures(data["features"], data["labels"], data["means"],
                            data["covariances"].astype(np.float64), data["counts"],
                            json.loads(str(data["provenance"])))
+
+
+# --------------------------------------------------------------------------- the Gram study
+
+
+@dataclass
+class GramStudy:
+    """The chapter's comparison for one feature network: the Gram spectrum and top
+    eigenvectors of the GAN features against their Gaussian-mixture surrogate, with the
+    bootstrap null (:class:`gantheory.rmt.SurrogateComparison`), the downstream accuracies
+    (rows of :func:`gantheory.rmt.downstream_accuracies`) and the provenance of the features
+    plus the study's own parameters."""
+
+    comparison: object
+    accuracies: list
+    provenance: dict
+
+
+def gram_study(result: GanFeatures, *, n_boot: int = 20, n_seeds: int = 10,
+               n_train_per_class: int = 5, project: int | None = None,
+               seed: int = 0) -> GramStudy:
+    """Run the comparison of the chapter on streamed features (which need moments).
+
+    Preprocessing, applied alike to the features and to the moments (so the surrogate is the
+    Gaussian mixture with the moments of the *processed* features):
+
+    1. divide by :attr:`GanFeatures.scale` (units only);
+    2. centre: subtract the mixture mean :math:`\\mu = \\sum_\\ell c_\\ell m_\\ell` computed from
+       the moments (a deterministic shift: without it one giant eigenvalue, the common mean of
+       non-negative features, dominates the Gram matrix);
+    3. if ``project`` is an integer ``q < p``: multiply by a seeded ``p x q`` matrix with
+       orthonormal columns (a 1-Lipschitz linear map, so the features stay concentrated with
+       the same constants). The CPU configuration needs it because its moments come from fewer
+       draws than ``p``.
+
+    Then :func:`gantheory.rmt.compare_with_surrogate` and
+    :func:`gantheory.rmt.downstream_accuracies` with the surrogate
+    :meth:`GanFeatures.surrogate`.
+    """
+    from gantheory import rmt
+    from gantheory._checks import check_int
+    from gantheory.config import derive_seed
+
+    scale = result.scale
+    sur = result.surrogate(scale)
+    x = result.features.astype(np.float64) / scale
+    mu = sur.proportions @ sur.means
+    means, covs, x = sur.means - mu, sur.covariances, x - mu
+    p = x.shape[1]
+    if project is not None:
+        project = check_int(project, "project", 1)
+        if project >= p:
+            raise ValueError(f"project must be below p = {p}, got {project}")
+        rng = np.random.default_rng(derive_seed(seed, "projection", p, project))
+        q, _ = np.linalg.qr(rng.standard_normal((p, project)))
+        means, covs, x = means @ q, np.einsum("pi,kpq,qj->kij", q, covs, q, optimize=True), x @ q
+    surrogate = rmt.GaussianMixtureSurrogate(sur.classes, means, covs, sur.proportions,
+                                             sur.counts)
+    comparison = rmt.compare_with_surrogate(x, result.labels, surrogate, n_boot=n_boot,
+                                            seed=seed)
+    rows = rmt.downstream_accuracies(x, result.labels, surrogate, n_seeds=n_seeds,
+                                     n_train_per_class=n_train_per_class, seed=seed)
+    provenance = dict(result.provenance, scale=scale, centred=True, projected_to=project,
+                      n_boot=n_boot, n_seeds=n_seeds, n_train_per_class=n_train_per_class,
+                      study_seed=seed)
+    return GramStudy(comparison, rows, provenance)
+
+
+def save_study(studies: dict, path) -> Path:
+    """Save ``{network name: GramStudy}`` to ``path`` (``.npz``; arrays in float32) with a JSON
+    summary (statistics, accuracies, provenance) inside and beside it. A study of the four
+    networks at n = 1500 takes well under 1 MB."""
+    arrays, summary = {}, {}
+    for name, study in studies.items():
+        if not set(PROVENANCE_KEYS) <= set(study.provenance):
+            raise ValueError(f"{name}: provenance is incomplete")
+        c = study.comparison
+        for key in ("eig_data", "eig_surrogate", "vec_data", "vec_surrogate"):
+            arrays[f"{name}/{key}"] = np.asarray(getattr(c, key), dtype=np.float32)
+        arrays[f"{name}/labels_data"] = np.asarray(c.labels_data)
+        arrays[f"{name}/labels_surrogate"] = np.asarray(c.labels_surrogate)
+        summary[name] = dict(observed=c.observed,
+                             null={k: np.asarray(v).tolist() for k, v in c.null.items()},
+                             accuracies=study.accuracies, provenance=study.provenance)
+    path = Path(path).with_suffix(".npz")
+    text = json.dumps(summary, indent=1, sort_keys=True)
+    np.savez_compressed(path, summary=np.array(text), **arrays)
+    path.with_suffix(".json").write_text(text + "\n")
+    return path
+
+
+def load_study(path) -> dict:
+    """Inverse of :func:`save_study`: ``{network name: GramStudy}``."""
+    from gantheory.rmt import SurrogateComparison
+
+    with np.load(Path(path).with_suffix(".npz")) as data:
+        summary = json.loads(str(data["summary"]))
+        out = {}
+        for name, info in summary.items():
+            comparison = SurrogateComparison(
+                *(data[f"{name}/{key}"].astype(np.float64) if key.startswith(("eig", "vec"))
+                  else data[f"{name}/{key}"]
+                  for key in ("eig_data", "eig_surrogate", "vec_data", "vec_surrogate",
+                              "labels_data", "labels_surrogate")),
+                observed=info["observed"],
+                null={k: np.asarray(v) for k, v in info["null"].items()})
+            out[name] = GramStudy(comparison, info["accuracies"], info["provenance"])
+    return out
+
+
+#: Sizes of the chapter's study per run mode (:func:`gantheory.config.run_mode`). ``gpu`` is
+#: the paper's setting (n = 1500 images of 3 classes, 4 networks) with moments from 10^4
+#: further images per class; ``cpu`` is a reduced one that runs in a few minutes on 2 cores
+#: (BigGAN-128 costs about 0.2 s per image there); ``quick`` is for the tests.
+STUDY_CONFIGS = {
+    "gpu": dict(networks=("resnet50", "vgg16", "densenet201", "resnet18"), n_per_class=500,
+                n_moments_per_class=10_000, batch_size=128, n_boot=20, n_seeds=10, project=None),
+    "cpu": dict(networks=("resnet18", "resnet50"), n_per_class=80, n_moments_per_class=200,
+                batch_size=8, n_boot=20, n_seeds=10, project=128),
+    "quick": dict(networks=("resnet18",), n_per_class=30, n_moments_per_class=40,
+                  batch_size=10, n_boot=10, n_seeds=3, project=16),
+}
+#: The paper's classes: mushroom, pizza, cheeseburger (ImageNet ids).
+PAPER_CLASSES = {947: "mushroom", 963: "pizza", 933: "cheeseburger"}
+
+
+def study_config(mode: str) -> dict:
+    """A copy of :data:`STUDY_CONFIGS` ``[mode]`` (``"gpu"``, ``"cpu"`` or ``"quick"``)."""
+    if mode not in STUDY_CONFIGS:
+        raise ValueError(f"mode must be one of {sorted(STUDY_CONFIGS)}, got {mode!r}")
+    return dict(STUDY_CONFIGS[mode])
+
+
+def run_study(mode: str, *, classes=tuple(PAPER_CLASSES), weights: str = "auto",
+              resolution: int = 128, truncation: float = 0.4, seed: int = 0,
+              device: str | None = None, progress: bool | None = None):
+    """The chapter's experiment at the sizes of :func:`study_config` ``(mode)``: load BigGAN and
+    the feature networks (weights policy ``weights``, seeded by ``seed``), stream features and
+    moments (images made once, embedded by every network), and run :func:`gram_study` on each.
+
+    Returns ``(features, studies)``: two dicts keyed by network name, of :class:`GanFeatures`
+    and :class:`GramStudy`. ``tools/biggan_study.py`` runs it from the command line and saves
+    the studies (the committed GPU artifact is made that way).
+    """
+    cfg = study_config(mode)
+    generator = load_biggan(resolution, weights, seed=seed)
+    extractors = [load_feature_extractor(name, weights, seed=seed) for name in cfg["networks"]]
+    features = stream_features(generator, extractors, classes, cfg["n_per_class"],
+                               n_moments_per_class=cfg["n_moments_per_class"],
+                               truncation=truncation, seed=seed, batch_size=cfg["batch_size"],
+                               device=device, progress=progress)
+    studies = {name: gram_study(feats, n_boot=cfg["n_boot"], n_seeds=cfg["n_seeds"],
+                                project=cfg["project"], seed=seed)
+               for name, feats in features.items()}
+    for study in studies.values():
+        study.provenance["mode"] = mode
+    return features, studies

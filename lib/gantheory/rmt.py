@@ -28,7 +28,8 @@ Main results implemented here:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.stats as st
@@ -54,6 +55,9 @@ __all__ = [
     "indicator_alignment",
     "spectral_clustering",
     "clustering_accuracy",
+    "SurrogateComparison",
+    "compare_with_surrogate",
+    "downstream_accuracies",
 ]
 
 
@@ -444,13 +448,20 @@ class GaussianMixtureSurrogate:
         sizes = class_sizes(n, c)
         rng = np.random.default_rng(seed)
         xs, ys = [], []
-        for label, mean, cov, size in zip(self.classes, self.means, self.covariances, sizes,
-                                          strict=True):
-            evals, evecs = np.linalg.eigh(cov)
-            root = evecs * np.sqrt(np.clip(evals, 0, None))
+        for label, mean, root, size in zip(self.classes, self.means, self.roots, sizes,
+                                           strict=True):
             xs.append(mean + rng.standard_normal((size, mean.size)) @ root.T)
             ys.append(np.full(size, label))
         return np.concatenate(xs), np.concatenate(ys)
+
+    @cached_property
+    def roots(self) -> np.ndarray:
+        """PSD square roots ``(k, p, p)`` of the covariances (computed once, by ``eigh``)."""
+        out = np.empty_like(self.covariances, dtype=np.float64)
+        for i, cov in enumerate(self.covariances):
+            evals, evecs = np.linalg.eigh(cov)
+            out[i] = evecs * np.sqrt(np.clip(evals, 0, None))
+        return out
 
 
 def class_sizes(n: int, proportions) -> np.ndarray:
@@ -661,3 +672,170 @@ def clustering_accuracy(predicted, truth) -> float:
     np.add.at(table, (pred_idx, true_idx), 1)
     rows, cols = linear_sum_assignment(-table)
     return float(table[rows, cols].sum() / pred.size)
+
+
+# --------------------------------------------------------------------------- data vs surrogate
+
+
+@dataclass(frozen=True)
+class SurrogateComparison:
+    """Gram spectra and top eigenvectors of data and of its Gaussian-mixture surrogate, with a
+    parametric-bootstrap null distribution of their distances (see
+    :func:`compare_with_surrogate`).
+
+    ``eig_data``, ``eig_surrogate`` ``(n,)`` increasing; ``vec_data``, ``vec_surrogate``
+    ``(n, 2)`` top two eigenvectors; ``labels_data``, ``labels_surrogate`` ``(n,)``;
+    ``observed`` maps each statistic in :data:`SurrogateComparison.STATISTICS` to its value,
+    ``null`` to its ``(n_boot,)`` values when the data are themselves drawn from the surrogate.
+    """
+
+    eig_data: np.ndarray
+    eig_surrogate: np.ndarray
+    vec_data: np.ndarray
+    vec_surrogate: np.ndarray
+    labels_data: np.ndarray
+    labels_surrogate: np.ndarray
+    observed: dict = field(default_factory=dict)
+    null: dict = field(default_factory=dict)
+
+    STATISTICS = ("ks", "top_eigenvalue_gap", "alignment_gap")
+
+    def excess(self) -> dict:
+        """``(observed - mean(null)) / sd(null)`` per statistic: how many null standard
+        deviations the data's distance lies above what sampling alone produces."""
+        out = {}
+        for key in self.STATISTICS:
+            null = self.null[key]
+            sd = max(float(np.std(null, ddof=1)), 1e-12)
+            out[key] = (self.observed[key] - float(np.mean(null))) / sd
+        return out
+
+    def table(self) -> list[dict]:
+        """One row per statistic: observed, null mean, null sd, null max, excess."""
+        exc = self.excess()
+        return [dict(statistic=k, observed=self.observed[k], null_mean=float(np.mean(self.null[k])),
+                     null_sd=float(np.std(self.null[k], ddof=1)),
+                     null_max=float(np.max(self.null[k])), excess=exc[k])
+                for k in self.STATISTICS]
+
+
+def _distances(xa, ya, xb, yb, n_top: int) -> tuple[dict, tuple]:
+    ea = np.linalg.eigvalsh(gram(xa))
+    eb = np.linalg.eigvalsh(gram(xb))
+    _, va = top_eigenvectors(gram(xa), 2)
+    _, vb = top_eigenvectors(gram(xb), 2)
+    top_a, top_b = ea[::-1][:n_top], eb[::-1][:n_top]
+    stats = {
+        "ks": ks_distance(ea, eb),
+        "top_eigenvalue_gap": float(np.max(np.abs(top_a / top_b - 1))),
+        "alignment_gap": float(np.max(np.abs(indicator_alignment(va, ya)
+                                             - indicator_alignment(vb, yb)))),
+    }
+    return stats, (ea, eb, va, vb)
+
+
+def _resampled_surrogate_draw(surrogate: GaussianMixtureSurrogate, sizes, rng) -> np.ndarray:
+    """Estimate each class's moments from ``counts`` draws of ``surrogate`` and draw ``sizes``
+    Gaussian vectors with those estimated moments. A Gaussian with the sample covariance of
+    centred draws ``Y`` (``N x p``) is ``mean + g Y / sqrt(N - 1)``, ``g ~ N(0, I_N)``: no
+    ``p x p`` factorization is needed."""
+    out = []
+    for mean, root, count, size in zip(surrogate.means, surrogate.roots, surrogate.counts, sizes,
+                                       strict=True):
+        count = int(count)
+        y = mean + rng.standard_normal((count, mean.size)) @ root.T
+        m_hat = y.mean(axis=0)
+        out.append(m_hat + rng.standard_normal((size, count)) @ (y - m_hat) / math.sqrt(count - 1))
+    return np.concatenate(out)
+
+
+def compare_with_surrogate(features, labels, surrogate: GaussianMixtureSurrogate, *,
+                           n_boot: int = 20, seed: int = 0) -> SurrogateComparison:
+    """Compare the Gram matrix of ``features`` ``(n, p)`` (labels ``(n,)``) with that of ``n``
+    draws from ``surrogate`` (same class sizes), and calibrate the comparison.
+
+    Statistics: ``ks``, the Kolmogorov-Smirnov distance between the two spectra;
+    ``top_eigenvalue_gap``, the largest relative gap between the ``k`` top eigenvalues (``k``
+    classes: the spikes); ``alignment_gap``, the largest gap between the squared projections
+    of the top two eigenvectors on the class indicators.
+
+    Null distribution (parametric bootstrap): ``n_boot`` times, the "data" are ``n`` draws from
+    ``surrogate`` and the "surrogate" is re-estimated from ``surrogate.counts`` further draws per
+    class, exactly as the real surrogate was estimated from further GAN draws; the same
+    statistics are recorded. If the data behave as the Gaussian mixture, their statistics look
+    like draws from this null; :meth:`SurrogateComparison.excess` measures how far they are
+    above it. The surrogate's classes must be those of ``labels``; ``counts >= 2``.
+    """
+    x = _as_matrix(features, "features")
+    lab = _as_labels(labels, x.shape[0])
+    n_boot = check_int(n_boot, "n_boot", 2)
+    if x.shape[1] != surrogate.means.shape[1]:
+        raise ValueError(f"features have p = {x.shape[1]}, the surrogate "
+                         f"p = {surrogate.means.shape[1]}")
+    classes, sizes_found = np.unique(lab, return_counts=True)
+    if sorted(classes.tolist()) != sorted(np.asarray(surrogate.classes).tolist()):
+        raise ValueError(f"labels have classes {classes.tolist()}, the surrogate "
+                         f"{np.asarray(surrogate.classes).tolist()}")
+    if np.any(np.asarray(surrogate.counts) < 2):
+        raise ValueError("the surrogate's moments need counts >= 2 per class")
+    sizes = np.array([sizes_found[classes.tolist().index(c)] for c in surrogate.classes])
+    n, n_top = x.shape[0], int(classes.size)
+    seed_of = [int(s.generate_state(1)[0])
+               for s in np.random.SeedSequence(seed).spawn(2 * n_boot + 1)]
+    props = sizes / n
+    xs, ys = surrogate.sample(n, seed=seed_of[0], proportions=props)
+    observed, (ea, eb, va, vb) = _distances(x, lab, xs, ys, n_top)
+    null = {k: np.empty(n_boot) for k in SurrogateComparison.STATISTICS}
+    for b in range(n_boot):
+        rng = np.random.default_rng(seed_of[n_boot + 1 + b])
+        x1, y1 = surrogate.sample(n, seed=seed_of[b + 1], proportions=props)
+        x2 = _resampled_surrogate_draw(surrogate, sizes, rng)
+        stats, _ = _distances(x1, y1, x2, y1, n_top)
+        for k, v in stats.items():
+            null[k][b] = v
+    return SurrogateComparison(ea, eb, va, vb, lab, ys, observed, null)
+
+
+def downstream_accuracies(features, labels, surrogate: GaussianMixtureSurrogate, *,
+                          n_train_per_class: int = 5, n_seeds: int = 10, seed: int = 0,
+                          regularization: float = 0.1) -> list[dict]:
+    """Accuracy of two Gram-based learners on ``features`` ``(n, p)`` and on ``n`` draws of
+    ``surrogate``, over ``n_seeds`` seeds: rows ``dict(seed, data, method, accuracy)``.
+
+    - ``"logistic regression"``: scikit-learn's multinomial logistic regression (inverse
+      regularization ``regularization``) trained on ``n_train_per_class`` samples per class and
+      tested on the rest. For the data, each seed is a new random split; for the surrogate, a
+      new draw with the data's class sizes.
+    - ``"spectral clustering"``: :func:`spectral_clustering` of the test samples, scored by
+      :func:`clustering_accuracy`.
+
+    If the data behave as the Gaussian mixture, the two sources give the same accuracies up to
+    sampling error (compare the means with their confidence intervals over seeds).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    x = _as_matrix(features, "features")
+    lab = _as_labels(labels, x.shape[0])
+    n_train_per_class = check_int(n_train_per_class, "n_train_per_class", 1)
+    n_seeds = check_int(n_seeds, "n_seeds", 1)
+    classes, sizes = np.unique(lab, return_counts=True)
+    if np.any(sizes <= n_train_per_class):
+        raise ValueError(f"every class needs more than n_train_per_class = {n_train_per_class} "
+                         f"samples, got {sizes.tolist()}")
+    sur_sizes = np.array([sizes[classes.tolist().index(c)] for c in surrogate.classes])
+    rows = []
+    for s in range(n_seeds):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, s]))
+        xs, ys = surrogate.sample(x.shape[0], seed=int(rng.integers(2**63)),
+                                  proportions=sur_sizes / sur_sizes.sum())
+        for source, (xx, yy) in {"GAN features": (x, lab), "Gaussian surrogate": (xs, ys)}.items():
+            train = np.concatenate([rng.choice(np.flatnonzero(yy == c), n_train_per_class,
+                                               replace=False) for c in classes])
+            test = np.setdiff1d(np.arange(yy.size), train)
+            clf = LogisticRegression(C=regularization, max_iter=5000).fit(xx[train], yy[train])
+            rows.append(dict(seed=s, data=source, method="logistic regression",
+                             accuracy=float(clf.score(xx[test], yy[test]))))
+            pred = spectral_clustering(xx[test], classes.size, seed=s)
+            rows.append(dict(seed=s, data=source, method="spectral clustering",
+                             accuracy=clustering_accuracy(pred, yy[test])))
+    return rows
