@@ -32,12 +32,8 @@ requested class in about 99% of GAN samples. For tests, ``epochs=3`` (about 1 s,
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import time
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +44,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from gantheory import _cache
+from gantheory._cache import CACHE_ENV, cache_dir
+from gantheory._cache import one_thread as _one_thread
 from gantheory._checks import check_int as _check_int
 from gantheory.config import derive_seed, torch_seeded
 
@@ -77,7 +76,6 @@ N_CLASSES = 10
 IMAGE_SHAPE = (1, 8, 8)
 LATENT_DIM = 32
 FEATURE_DIM = 256
-CACHE_ENV = "GANTHEORY_CACHE"
 _N_LOG = 5  # lines of training history kept by train_gan
 
 
@@ -279,23 +277,6 @@ class ConditionalDiscriminator(nn.Module):
         return self.out(h).squeeze(1) + (self.embedding(y) * h).sum(dim=1)
 
 
-@contextmanager
-def _one_thread():
-    """Run torch on one CPU thread, restoring the previous setting afterwards.
-
-    These networks are too small to gain from more threads (about 5 ms a GAN step either way
-    on an idle machine), while two OpenMP threads on a busy 2-core machine ran 20-30 times
-    slower; a fixed thread count also makes the trained weights independent of torch's thread
-    setting.
-    """
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _tqdm_disable(progress: bool | None) -> bool | None:
     """tqdm's ``disable`` for ``progress`` (None: show the bar only on a terminal)."""
     return None if progress is None else not progress
@@ -308,17 +289,12 @@ def _seeded_init(cls, seed: int, *args) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- weight cache
-
-
-def cache_dir() -> Path:
-    """Folder of cached weights: ``$GANTHEORY_CACHE`` or ``~/.cache/gantheory``."""
-    raw = os.environ.get(CACHE_ENV, "").strip()
-    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "gantheory"
+# The cache itself lives in gantheory._cache (shared with gantheory.partitions).
 
 
 @lru_cache(maxsize=1)
 def _source_digest() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return _cache.source_digest(__file__)
 
 
 @lru_cache(maxsize=1)
@@ -328,40 +304,8 @@ def _data_digest() -> str:
 
 
 def _weights_path(kind: str, params: dict) -> Path:
-    major_minor = ".".join(torch.__version__.split("+")[0].split(".")[:2])
-    key = json.dumps({"kind": kind, "params": params, "source": _source_digest(),
-                      "data": _data_digest(), "torch": major_minor}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / f"digits-{kind}-{digest}.pt"
-
-
-def _load(path: Path, model: nn.Module, keys: tuple[str, ...]) -> dict | None:
-    """Load the weights cached at ``path`` into ``model``; return the payload.
-
-    Returns None when there is no such file, or (with a warning) when it cannot be read or does
-    not fit ``model``, or lacks one of ``keys``: the caller then retrains and overwrites it.
-    """
-    if not path.is_file():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        missing = [k for k in ("state_dict", *keys) if k not in payload]
-        if missing:
-            raise KeyError(f"missing {missing}")
-        model.load_state_dict(payload["state_dict"])
-    except Exception as exc:  # any unreadable file means "retrain"
-        warnings.warn(f"ignoring unusable cached weights {path} ({exc!r}); retraining",
-                      RuntimeWarning, stacklevel=3)
-        return None
-    return payload
-
-
-def _save(path: Path, payload: dict) -> None:
-    """Write ``payload`` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    return _cache.weights_path("digits", kind, params, __file__, {"data": _data_digest()},
+                               digest=_source_digest())
 
 
 # --------------------------------------------------------------------------- classifier
@@ -438,7 +382,7 @@ def train_classifier(*, epochs: int, seed: int = 0, batch_size: int = 64, lr: fl
     params = {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
               "test_fraction": float(test_fraction)}
     path = _weights_path("cnn", params) if cache else None
-    payload = _load(path, model, ("test_accuracy", "train_seconds")) if path else None
+    payload = _cache.load(path, model, ("test_accuracy", "train_seconds")) if path else None
     if payload is not None:
         return TrainedClassifier(model.eval(), float(payload["test_accuracy"]),
                                  float(payload["train_seconds"]), True, path, epochs, seed,
@@ -454,8 +398,8 @@ def train_classifier(*, epochs: int, seed: int = 0, batch_size: int = 64, lr: fl
     seconds = time.perf_counter() - start
     accuracy = _accuracy(model, x[test_idx], y[test_idx])
     if path is not None:
-        _save(path, {"state_dict": model.state_dict(), "test_accuracy": accuracy,
-                     "train_seconds": seconds})
+        _cache.save(path, {"state_dict": model.state_dict(), "test_accuracy": accuracy,
+                           "train_seconds": seconds})
     return TrainedClassifier(model.eval(), accuracy, seconds, False, path, epochs, seed,
                              train_idx, test_idx)
 
@@ -556,7 +500,7 @@ def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2
     generator = _seeded_init(ConditionalGenerator, derive_seed(seed, "digits-gan", "G"))
     params = {"steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr}
     path = _weights_path("gan", params) if cache else None
-    payload = _load(path, generator, ("history", "train_seconds")) if path else None
+    payload = _cache.load(path, generator, ("history", "train_seconds")) if path else None
     if payload is not None:
         history = [(int(s), float(d), float(g)) for s, d, g in payload["history"]]
         return TrainedGAN(generator.eval(), steps, seed, batch_size,
@@ -574,8 +518,8 @@ def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2
     if not all(math.isfinite(d) and math.isfinite(g) for _, d, g in history):
         raise FloatingPointError(f"GAN training diverged (losses {history})")
     if path is not None:
-        _save(path, {"state_dict": generator.state_dict(), "history": history,
-                     "train_seconds": seconds})
+        _cache.save(path, {"state_dict": generator.state_dict(), "history": history,
+                           "train_seconds": seconds})
     return TrainedGAN(generator.eval(), steps, seed, batch_size, seconds, False, path, history)
 
 

@@ -1,0 +1,115 @@
+"""Weights cache and training helpers shared by the modules that train small networks
+(:mod:`gantheory.digits`, :mod:`gantheory.partitions`).
+
+Trained weights live in the folder named by the environment variable ``GANTHEORY_CACHE``
+(default ``~/.cache/gantheory``), one file per training run, under a name holding a hash of
+
+- the source text of the training module (a code change retrains),
+- the training arguments ``params`` (a new argument retrains),
+- torch's ``major.minor`` version (a new torch retrains),
+- any ``extra`` key the module adds (e.g. a digest of its data).
+
+Files are written atomically and read with ``weights_only=True``; an unreadable or unfitting
+file is ignored with a warning, and the caller retrains and overwrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CACHE_ENV = "GANTHEORY_CACHE"
+
+
+def cache_dir() -> Path:
+    """Folder of cached weights: ``$GANTHEORY_CACHE`` or ``~/.cache/gantheory``."""
+    raw = os.environ.get(CACHE_ENV, "").strip()
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "gantheory"
+
+
+@lru_cache(maxsize=16)
+def source_digest(source_file: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the bytes of ``source_file`` (read once per process)."""
+    return hashlib.sha256(Path(source_file).read_bytes()).hexdigest()
+
+
+def torch_version() -> str:
+    """torch's ``major.minor`` version, e.g. ``"2.14"`` (local build tags dropped)."""
+    return ".".join(torch.__version__.split("+")[0].split(".")[:2])
+
+
+def weights_path(prefix: str, kind: str, params: dict, source_file: str | os.PathLike,
+                 extra: dict | None = None, *, digest: str | None = None) -> Path:
+    """Cache file ``<cache_dir>/<prefix>-<kind>-<hash16>.pt`` for one training run.
+
+    The hash covers ``kind``, ``params`` (JSON-serializable), the SHA-256 of ``source_file``,
+    torch's ``major.minor`` version and the entries of ``extra`` (a JSON-serializable dict whose
+    keys are not ``kind``, ``params``, ``source`` or ``torch``; None adds nothing). ``digest``
+    replaces the hash of ``source_file`` when the caller already has it (a module's own
+    ``_source_digest``, which tests patch to simulate an edit of the source).
+    """
+    key = {"kind": kind, "params": params,
+           "source": source_digest(source_file) if digest is None else digest,
+           "torch": torch_version()}
+    if extra:
+        clash = sorted(set(extra) & set(key))
+        if clash:
+            raise ValueError(f"extra must not redefine the keys {clash}")
+        key.update(extra)
+    text = json.dumps(key, sort_keys=True)
+    return cache_dir() / f"{prefix}-{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
+
+
+def load(path: Path, model: nn.Module, keys: tuple[str, ...]) -> dict | None:
+    """Load the weights cached at ``path`` into ``model``; return the payload.
+
+    Returns None when there is no such file, or (with a ``RuntimeWarning``) when it cannot be
+    read or does not fit ``model``, or lacks ``"state_dict"`` or one of ``keys``: the caller
+    then retrains and overwrites it. The warning points at the caller's caller.
+    """
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        missing = [k for k in ("state_dict", *keys) if k not in payload]
+        if missing:
+            raise KeyError(f"missing {missing}")
+        model.load_state_dict(payload["state_dict"])
+    except Exception as exc:  # any unreadable file means "retrain"
+        warnings.warn(f"ignoring unusable cached weights {path} ({exc!r}); retraining",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return payload
+
+
+def save(path: Path, payload: dict) -> None:
+    """Write ``payload`` atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def one_thread():
+    """Run torch on one CPU thread, restoring the previous setting afterwards.
+
+    These networks are too small to gain from more threads (about 5 ms a GAN step either way
+    on an idle machine), while two OpenMP threads on a busy 2-core machine ran 20-30 times
+    slower; a fixed thread count also makes the trained weights independent of torch's thread
+    setting.
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
