@@ -317,3 +317,18 @@ def test_cache_weights_path_keys(cache, tmp_path):
     with pytest.raises(ValueError, match="redefine"):
         _cache.weights_path("pre", "kind", {"x": 1}, src, {"torch": "0.1"})
     assert _cache.torch_version().count(".") == 1
+
+
+def test_training_with_simplicial_truncation(cache, tripod):
+    out = pt.train_toy_gan(tripod, 3, steps=20, seed=0, latent_tau=0.5, progress=False)
+    assert out.params["latent_tau"] == 0.5 and len(out.history) >= 1
+    plain = pt.train_toy_gan(tripod, 3, steps=20, seed=0, progress=False)
+    assert "latent_tau" not in plain.params and plain.path != out.path  # a separate cache entry
+    z = torch.zeros(1, 3)
+    assert not torch.equal(out.generator(z), plain.generator(z))  # other latents, other weights
+    again = pt.train_toy_gan(tripod, 3, steps=20, seed=0, latent_tau=0.5, progress=False)
+    assert again.from_cache
+    with pytest.raises(ValueError, match="latent_tau"):
+        pt.train_toy_gan(tripod, 3, steps=2, latent_tau=0.2)  # below 1/m
+    with pytest.raises(ValueError, match="latent_dim >= m"):
+        pt.train_toy_gan(tripod, 2, steps=2, latent_tau=0.5)

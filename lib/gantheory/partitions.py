@@ -958,7 +958,7 @@ def _lr_factor(step: int, steps: int) -> float:
 
 def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: DisconnectedTarget, *,
                  steps: int, batch_size: int, lr: float, critic_lr: float, n_critic: int,
-                 gp_weight: float, seed: int,
+                 gp_weight: float, seed: int, latent_tau: float | None,
                  progress: bool | None) -> list[tuple[int, float, float, float]]:
     """WGAN-GP training loop; returns the history (see :class:`TrainedToyGAN`)."""
     weights = [p for name, p in generator.named_parameters() if name != "log_scale"]
@@ -973,6 +973,17 @@ def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: Disco
                          generator=torch.Generator().manual_seed(
                              derive_seed(seed, "toy-gan", "eval")))
     d = generator.latent_dim
+    if latent_tau is not None:  # the simplicially truncated law, for training and evaluation
+        latent_rng = np.random.default_rng(derive_seed(seed, "toy-gan", "simplicial"))
+
+        def draw(n: int) -> torch.Tensor:
+            z = simplicial_truncation_sample(n, d, target.m, latent_tau, latent_rng)[0]
+            return torch.from_numpy(z).to(torch.float32)
+
+        z_eval = draw(_N_EVAL)
+    else:
+        def draw(n: int) -> torch.Tensor:
+            return torch.randn(n, d, generator=gen)
     log_every = math.ceil(steps / _N_LOG)
     history: list[tuple[int, float, float, float]] = []
     c_sum = g_sum = 0.0
@@ -987,7 +998,7 @@ def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: Disco
         for _ in range(n_critic):
             real = torch.from_numpy(target.sample(batch_size, rng)[0]).to(torch.float32)
             with torch.no_grad():
-                fake = generator(torch.randn(batch_size, d, generator=gen))
+                fake = generator(draw(batch_size))
             c_loss = (critic(fake).mean() - critic(real).mean()
                       + gp_weight * _gradient_penalty(critic, real, fake, gen))
             opt_c.zero_grad(set_to_none=True)
@@ -995,7 +1006,7 @@ def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: Disco
             opt_c.step()
             c_sum += c_loss.item() / n_critic
 
-        g_loss = -critic(generator(torch.randn(batch_size, d, generator=gen))).mean()
+        g_loss = -critic(generator(draw(batch_size))).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -1018,9 +1029,14 @@ def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: Disco
 def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, seed: int = 0,
                   batch_size: int = 256, lr: float = 1e-3, critic_lr: float = 3e-3,
                   n_critic: int = 2, gp_weight: float = 10.0, hidden: int = 64, depth: int = 3,
-                  init_scale: float = 1.0, cache: bool = True,
-                  progress: bool | None = None) -> TrainedToyGAN:
+                  init_scale: float = 1.0, latent_tau: float | None = None,
+                  cache: bool = True, progress: bool | None = None) -> TrainedToyGAN:
     """Train a :class:`LipschitzGenerator` with latent :math:`N(0, I_d)` on a disconnected target.
+
+    With ``latent_tau`` the latents are instead drawn from the simplicial truncation of the
+    Gaussian (:func:`simplicial_truncation_sample` with ``m = target.m`` and threshold
+    ``latent_tau``; needs ``latent_dim >= target.m``), for training and for the precision in
+    the history: the method of Issenhuth et al., sample with the same law afterwards.
 
     WGAN-GP (Gulrajani et al. 2017): per generator step, ``n_critic`` critic steps minimizing
     :math:`E\\,C(G(z)) - E\\,C(x) + \\lambda E(\\|\\nabla C(\\hat x)\\|-1)^2` (``gp_weight``
@@ -1068,11 +1084,21 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     hidden = check_int(hidden, "hidden", 1)
     depth = check_int(depth, "depth", 0)
     init_scale = _check_positive(init_scale, "init_scale")
+    if latent_tau is not None:
+        latent_tau = float(latent_tau)
+        if not 1.0 / target.m <= latent_tau < 1.0:
+            raise ValueError(f"latent_tau must be in [1/m, 1) = [{1 / target.m:.4g}, 1), "
+                             f"got {latent_tau}")
+        if latent_dim < target.m:
+            raise ValueError(f"simplicial truncation needs latent_dim >= m = {target.m}, "
+                             f"got {latent_dim}")
 
     params = {"centres": target.centres.tolist(), "radius": target.radius,
               "latent_dim": latent_dim, "steps": steps, "seed": seed, "batch_size": batch_size,
               "lr": lr, "critic_lr": critic_lr, "n_critic": n_critic, "gp_weight": gp_weight,
               "hidden": hidden, "depth": depth, "init_scale": init_scale}
+    if latent_tau is not None:  # (absent otherwise: existing cache keys stay valid)
+        params["latent_tau"] = latent_tau
     with torch_seeded(derive_seed(seed, "toy-gan", "G")):
         generator = LipschitzGenerator(latent_dim, target.dim, hidden=hidden, depth=depth,
                                        init_scale=init_scale)
@@ -1089,7 +1115,8 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     with _cache.one_thread():
         history = _fit_toy_gan(generator, critic, target, steps=steps, batch_size=batch_size,
                                lr=lr, critic_lr=critic_lr, n_critic=n_critic,
-                               gp_weight=gp_weight, seed=seed, progress=progress)
+                               gp_weight=gp_weight, seed=seed, latent_tau=latent_tau,
+                               progress=progress)
     seconds = time.perf_counter() - start
     if not all(math.isfinite(v) for row in history for v in row[1:3]):
         raise FloatingPointError(f"toy GAN training diverged (history {history})")
