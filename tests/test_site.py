@@ -165,7 +165,10 @@ def browser_report(site, server):
             page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
             page.goto(f"{server}/{rel}", wait_until="load")
             n_math = page.evaluate("document.querySelectorAll('.math').length")
-            if n_math:
+            if n_math and not page.evaluate("!!window.MathJax"):
+                # e.g. math in a title shown in every page's sidebar, on a page without MathJax
+                errors.append(f"{n_math} math element(s) but no MathJax on this page")
+            elif n_math:
                 page.wait_for_function(
                     "window.MathJax && MathJax.startup && MathJax.startup.promise")
                 page.evaluate("MathJax.startup.promise")
