@@ -1,0 +1,590 @@
+"""Wasserstein GANs, neural IPMs and the geometry of 1-D latent generators: Part IV of the book.
+
+Two threads (Biau, Sangnier, Tanielian 2021; Stéphanovitch, Tanielian, Cadre, Klutchnikoff,
+Biau 2024):
+
+- a WGAN critic is an integral probability metric :math:`d_{\\mathcal D}` over a class of neural
+  critics; when every critic is 1-Lipschitz, :math:`d_{\\mathcal D}\\le W_1`. We compare the
+  exact :math:`W_1` between samples (optimal transport with POT) with the neural IPM of a
+  GroupSort critic whose linear layers are kept orthonormal by Björck iterations;
+- with a univariate latent :math:`U\\sim\\mathcal U[0,1]` and a :math:`K`-Lipschitz generator,
+  the best approximation of an empirical measure :math:`\\mu_n` is explicit in dimension 1 and is
+  governed, in dimension ``D``, by paths through the points minimizing the sum of **squared**
+  edge lengths.
+
+Conventions
+-----------
+- Samples are **rows**: point clouds have shape ``(n, D)``; 1-D arrays are read as ``D = 1``.
+- Empirical measures are uniform over rows (duplicates count with their multiplicity).
+- The ground cost of :math:`W_1` is the Euclidean distance.
+- Random draws take an explicit non-negative integer ``seed``.
+
+Contents
+--------
+- :func:`wasserstein1`: exact :math:`W_1` between two empirical measures.
+- :func:`semidiscrete_w1`: :math:`W_1(G_\\#U, \\mu_n)` for a generator of a uniform latent on
+  ``[0, 1]``, by exact OT after discretizing the latent at ``m`` midpoints, with the rigorous
+  discretization error ``K / (4 m)``.
+- :func:`optimal_generator_1d`, :func:`optimal_cost_1d`: the optimal ``K``-Lipschitz generator in
+  output dimension 1 and its cost :math:`\\sum_i d_i^2/(4K)`.
+- :func:`min_squared_path`: the order of the points minimizing the sum of squared edge lengths
+  of an open path (exact Held-Karp for ``n <= 15``, 2-opt/Or-opt heuristic above), optionally
+  allowing revisits (``walks=True``).
+- :class:`GroupSortCritic` (with :class:`BjorckLinear` and :func:`bjorck`), :func:`neural_ipm`:
+  a 1-Lipschitz GroupSort critic and the neural IPM it estimates.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import ot
+import torch
+from scipy.sparse.csgraph import shortest_path
+from torch import nn
+
+from gantheory._checks import check_int
+from gantheory.config import ConvergenceError, derive_seed, torch_seeded
+
+__all__ = [
+    "wasserstein1",
+    "semidiscrete_w1",
+    "lipschitz_threshold_1d",
+    "optimal_generator_1d",
+    "optimal_cost_1d",
+    "path_cost",
+    "min_squared_path",
+    "bjorck",
+    "BjorckLinear",
+    "MaxMin",
+    "GroupSortCritic",
+    "neural_ipm",
+]
+
+EXACT_PATH_MAX = 15  # Held-Karp by default up to this many points (n = 15: about 1 s)
+_HELD_KARP_MAX = 18  # refuse larger exact problems: memory 2^n * n * 9 bytes
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+
+def _as_cloud(x, name: str) -> np.ndarray:
+    """``x`` as a finite float array of shape ``(n, D)``, ``n >= 1`` (1-D input: ``D = 1``)."""
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, D) or (n,), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} must be non-empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _check_positive(value, name: str) -> float:
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return value
+
+
+def _emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
+    """Exact OT cost by POT's network simplex; ``ConvergenceError`` if it stops early."""
+    _, log = ot.emd(a, b, cost, numItermax=50_000_000, log=True)
+    if log.get("warning") is not None or log.get("result_code") != 1:
+        raise ConvergenceError(f"ot.emd did not reach the optimum: {log.get('warning')}")
+    return float(log["cost"])
+
+
+# --------------------------------------------------------------------------------------------
+# Exact W1
+# --------------------------------------------------------------------------------------------
+
+def wasserstein1(x, y) -> float:
+    """Exact :math:`W_1` between the uniform empirical measures on the rows of ``x`` and ``y``.
+
+    ``x`` has shape ``(n, D)`` and ``y`` shape ``(m, D)`` (1-D arrays are read as ``D = 1``);
+    the ground cost is the Euclidean distance. ``D = 1`` uses the exact quantile formula
+    (``ot.wasserstein_1d``); otherwise POT's exact network simplex (``ot.emd``) on the dense
+    ``(n, m)`` cost matrix. Raises ``ValueError`` for NaN/inf, empty inputs or mismatched ``D``.
+    """
+    x = _as_cloud(x, "x")
+    y = _as_cloud(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape} and {y.shape}")
+    if x.shape[1] == 1:
+        return float(ot.wasserstein_1d(x[:, 0], y[:, 0], p=1))
+    a = np.full(len(x), 1.0 / len(x))
+    b = np.full(len(y), 1.0 / len(y))
+    return _emd_cost(a, b, ot.dist(x, y, metric="euclidean"))
+
+
+def semidiscrete_w1(generator: Callable[[np.ndarray], np.ndarray], points, m: int = 20_000, *,
+                    lipschitz: float) -> tuple[float, float]:
+    """:math:`W_1(G_\\#U, \\mu_n)` for :math:`U\\sim\\mathcal U[0,1]` and ``mu_n`` uniform on the
+    rows of ``points`` ``(n, D)``; returns ``(value, error_bound)``.
+
+    The latent is discretized at the midpoints :math:`u_j = (j - 1/2)/m`, ``j = 1..m``, and the
+    ``m x n`` transport problem between :math:`G_\\#U_m` (mass ``1/m`` at each :math:`G(u_j)`) and
+    ``mu_n`` is solved exactly with POT. ``generator`` is vectorized: it maps ``u`` of shape
+    ``(m,)`` to an array of shape ``(m, D)`` (or ``(m,)`` when ``D = 1``).
+
+    Error bound: :math:`W_1(U, U_m) = 1/(4m)` on ``[0, 1]`` (each cell of length ``1/m`` sends its
+    mass to its midpoint at mean distance ``1/(4m)``), and a ``K``-Lipschitz ``G`` gives
+    :math:`W_1(G_\\#U, G_\\#U_m)\\le K\\,W_1(U, U_m)`; by the triangle inequality the returned value
+    is within ``error_bound = K / (4 m)`` of the exact semi-discrete :math:`W_1`, with
+    ``K = lipschitz`` the generator's Lipschitz constant (the caller's responsibility).
+    m = 20,000 and n = 50 take a few seconds.
+    """
+    m = check_int(m, "m", 1)
+    K = float(lipschitz)
+    if not np.isfinite(K) or K < 0:
+        raise ValueError(f"lipschitz must be a non-negative finite number, got {lipschitz!r}")
+    pts = _as_cloud(points, "points")
+    u = (np.arange(m) + 0.5) / m
+    out = np.asarray(generator(u), dtype=float)
+    if out.ndim == 1:
+        out = out[:, None]
+    if out.shape != (m, pts.shape[1]):
+        raise ValueError(f"generator(u) must have shape ({m}, {pts.shape[1]}) "
+                         f"(or ({m},) when D = 1), got {np.shape(out)}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("generator returned NaN or infinite values")
+    a = np.full(m, 1.0 / m)
+    b = np.full(len(pts), 1.0 / len(pts))
+    value = _emd_cost(a, b, ot.dist(out, pts, metric="euclidean"))
+    return value, K / (4.0 * m)
+
+
+# --------------------------------------------------------------------------------------------
+# Output dimension 1: the optimal K-Lipschitz generator
+# --------------------------------------------------------------------------------------------
+
+def _sorted_gaps(points) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(points, dtype=float)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"points must be a non-empty 1-D array of reals, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("points contains NaN or infinite values")
+    xs = np.sort(x)
+    return xs, np.diff(xs)
+
+
+def lipschitz_threshold_1d(points) -> float:
+    """The smallest ``K`` for which :func:`optimal_generator_1d` is valid:
+    :math:`K_0 = (n/2)\\max_i (d_{i-1} + d_i)` with gaps :math:`d_i = x_{(i+1)} - x_{(i)}` of the
+    sorted points and :math:`d_0 = d_n = 0` (every transit fits in its two half-cells)."""
+    xs, d = _sorted_gaps(points)
+    n = xs.size
+    padded = np.concatenate([[0.0], d, [0.0]])
+    return 0.5 * n * float(np.max(padded[:-1] + padded[1:]))
+
+
+def _check_K(points, K) -> tuple[np.ndarray, np.ndarray, float]:
+    K = _check_positive(K, "K")
+    xs, d = _sorted_gaps(points)
+    threshold = lipschitz_threshold_1d(xs)
+    if K < threshold * (1 - 1e-12):
+        raise ValueError(
+            f"K = {K:g} is below the validity threshold K0 = (n/2) max_i (d_(i-1) + d_i) = "
+            f"{threshold:g} for these {xs.size} points: the transits between consecutive points "
+            "would not fit inside their quantile cells")
+    return xs, d, K
+
+
+def optimal_generator_1d(points, K: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The optimal ``K``-Lipschitz generator :math:`G^*` from ``U[0, 1]`` to the empirical measure
+    of ``points`` (1-D array of ``n`` reals; duplicates allowed: they are points of mass ``k/n``).
+
+    With the sorted points :math:`x_{(1)}\\le\\dots\\le x_{(n)}` and gaps
+    :math:`d_i = x_{(i+1)} - x_{(i)}`, :math:`G^*` equals :math:`x_{(i)}` on the quantile cell
+    :math:`[(i-1)/n, i/n)` except during transits: it moves from :math:`x_{(i)}` to
+    :math:`x_{(i+1)}` at slope ``K`` on the latent interval of length :math:`d_i/K` centred on
+    :math:`i/n`. Its cost is :func:`optimal_cost_1d`. Valid when ``K`` is at least
+    :func:`lipschitz_threshold_1d` (else ``ValueError`` stating the threshold).
+
+    Returns a vectorized numpy callable ``u -> G*(u)`` (same shape as ``u``; ``ValueError`` for
+    values outside ``[0, 1]`` or NaN).
+    """
+    xs, d, K = _check_K(points, K)
+    n = xs.size
+    half = d / (2 * K)
+    centres = np.arange(1, n) / n
+    knots_u = np.concatenate([[0.0], np.ravel(np.column_stack([centres - half, centres + half])),
+                              [1.0]])
+    knots_x = np.concatenate([[xs[0]], np.ravel(np.column_stack([xs[:-1], xs[1:]])), [xs[-1]]])
+    knots_u = np.clip(knots_u, 0.0, 1.0)
+    knots_u = np.maximum.accumulate(knots_u)  # rounding at the threshold: keep knots sorted
+
+    def generator(u):
+        u = np.asarray(u, dtype=float)
+        if np.any(~np.isfinite(u)) or np.any(u < 0) or np.any(u > 1):
+            raise ValueError("the latent u must take values in [0, 1]")
+        return np.interp(u, knots_u, knots_x)
+
+    generator.lipschitz = K
+    return generator
+
+
+def optimal_cost_1d(points, K: float) -> float:
+    """:math:`W_1(G^*_\\#U, \\mu_n) = \\sum_i d_i^2/(4K)` for :func:`optimal_generator_1d`:
+    the smallest :math:`W_1` between a ``K``-Lipschitz push-forward of ``U[0, 1]`` and the
+    empirical measure of the 1-D ``points`` (``ValueError`` when ``K`` is below
+    :func:`lipschitz_threshold_1d`)."""
+    _, d, K = _check_K(points, K)
+    return float(np.sum(d**2) / (4 * K))
+
+
+# --------------------------------------------------------------------------------------------
+# Minimum sum-of-squared-distances paths
+# --------------------------------------------------------------------------------------------
+
+def path_cost(points, order) -> float:
+    """Sum of squared Euclidean lengths of the edges of the path visiting the rows of
+    ``points`` ``(n, D)`` in ``order`` (integer array; repeats allowed)."""
+    pts = _as_cloud(points, "points")
+    order = np.asarray(order, dtype=int)
+    if order.ndim != 1 or np.any(order < 0) or np.any(order >= len(pts)):
+        raise ValueError("order must be a 1-D array of row indices of points")
+    steps = np.diff(pts[order], axis=0)
+    return float(np.sum(steps**2))
+
+
+def _held_karp(C: np.ndarray) -> np.ndarray:
+    """Exact minimum-cost open Hamiltonian path for the cost matrix ``C`` ``(n, n)``.
+
+    ``dp[S, j]``: cheapest path through the set ``S`` (bitmask) ending at ``j``; the subsets of
+    each size are processed together (vectorized over subsets and predecessors)."""
+    n = C.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=int)
+    N = 1 << n
+    dp = np.full((N, n), np.inf)
+    parent = np.full((N, n), -1, dtype=np.int8)
+    masks = np.arange(N)
+    popcount = np.zeros(N, dtype=np.int64)
+    for j in range(n):
+        popcount += (masks >> j) & 1
+        dp[1 << j, j] = 0.0
+    for k in range(2, n + 1):
+        layer = masks[popcount == k]
+        for j in range(n):
+            S = layer[(layer >> j) & 1 == 1]
+            cand = dp[S ^ (1 << j)] + C[:, j]  # predecessors i outside S\{j} are inf
+            best = np.argmin(cand, axis=1)
+            dp[S, j] = cand[np.arange(S.size), best]
+            parent[S, j] = best
+    S = N - 1
+    j = int(np.argmin(dp[S]))
+    order = [j]
+    while parent[S, j] >= 0:
+        i = int(parent[S, j])
+        S ^= 1 << j
+        j = i
+        order.append(j)
+    return np.array(order[::-1], dtype=int)
+
+
+def _open_cost(C: np.ndarray, order: np.ndarray) -> float:
+    return float(C[order[:-1], order[1:]].sum())
+
+
+def _two_opt(C: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Best-improvement 2-opt for an open path (segment reversals, prefixes/suffixes included)."""
+    n = order.size
+    if n < 3:
+        return order
+    order = order.copy()
+    while True:
+        p = order
+        # pad with a virtual endpoint of zero cost on both sides (an open path as a tour)
+        Cp = np.zeros((n + 1, n + 1))
+        Cp[:n, :n] = C
+        t = np.concatenate([[n], p, [n]])  # t[1..n] the path
+        i = np.arange(1, n + 1)[:, None]
+        j = np.arange(1, n + 1)[None, :]
+        delta = (Cp[t[i - 1], t[j]] + Cp[t[i], t[j + 1]]
+                 - Cp[t[i - 1], t[i]] - Cp[t[j], t[j + 1]])
+        delta = np.where(j > i, delta, 0.0)
+        a, b = np.unravel_index(np.argmin(delta), delta.shape)
+        if delta[a, b] > -1e-12 * max(1.0, _open_cost(C, p)):
+            return order
+        # delta[a, b]: reverse path positions a..b (0-based; t positions a+1..b+1)
+        order = np.concatenate([p[:a], p[a:b + 1][::-1], p[b + 1:]])
+
+
+def _or_opt(C: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One first-improvement pass of Or-opt: move a segment of 1-3 points (possibly reversed)
+    to the best other place of the open path. Returns ``(order, improved)``."""
+    n = order.size
+    base = _open_cost(C, order)
+    for L in (1, 2, 3):
+        if L >= n:
+            break
+        for s in range(n - L + 1):
+            seg = order[s:s + L]
+            rest = np.concatenate([order[:s], order[s + L:]])
+            removed = _open_cost(C, rest)
+            inner = _open_cost(C, seg) if L > 1 else 0.0
+            # insertion slots: before rest[0], between rest[k-1] and rest[k], after rest[-1]
+            first, last = seg[0], seg[-1]
+            mid_fwd = C[rest[:-1], first] + C[last, rest[1:]] - C[rest[:-1], rest[1:]]
+            mid_rev = C[rest[:-1], last] + C[first, rest[1:]] - C[rest[:-1], rest[1:]]
+            add = np.concatenate([[min(C[last, rest[0]], C[first, rest[0]])],
+                                  np.minimum(mid_fwd, mid_rev),
+                                  [min(C[rest[-1], first], C[rest[-1], last])]])
+            k = int(np.argmin(add))
+            if removed + inner + add[k] < base - 1e-12 * max(1.0, base):
+                if k == 0:
+                    piece = seg if C[last, rest[0]] <= C[first, rest[0]] else seg[::-1]
+                elif k == rest.size:
+                    piece = seg if C[rest[-1], first] <= C[rest[-1], last] else seg[::-1]
+                else:
+                    piece = seg if mid_fwd[k - 1] <= mid_rev[k - 1] else seg[::-1]
+                return np.concatenate([rest[:k], piece, rest[k:]]), True
+    return order, False
+
+
+def _local_search(C: np.ndarray, order: np.ndarray) -> np.ndarray:
+    while True:
+        order = _two_opt(C, order)
+        order, improved = _or_opt(C, order)
+        if not improved:
+            return order
+
+
+def _nearest_neighbour(C: np.ndarray, start: int) -> np.ndarray:
+    n = C.shape[0]
+    seen = np.zeros(n, dtype=bool)
+    order = [start]
+    seen[start] = True
+    for _ in range(n - 1):
+        row = np.where(seen, np.inf, C[order[-1]])
+        nxt = int(np.argmin(row))
+        order.append(nxt)
+        seen[nxt] = True
+    return np.array(order, dtype=int)
+
+
+def _heuristic_path(C: np.ndarray, starts: int) -> np.ndarray:
+    n = C.shape[0]
+    firsts = np.unique(np.linspace(0, n - 1, min(starts, n)).round().astype(int))
+    best, best_cost = None, np.inf
+    for s in firsts:
+        order = _local_search(C, _nearest_neighbour(C, int(s)))
+        cost = _open_cost(C, order)
+        if cost < best_cost - 1e-12:
+            best, best_cost = order, cost
+    return best
+
+
+def min_squared_path(points, walks: bool = False, *, method: str = "auto",
+                     starts: int = 20) -> tuple[np.ndarray, float]:
+    """The order of the rows of ``points`` ``(n, D)`` minimizing the sum of **squared**
+    Euclidean edge lengths of an open path (any endpoints); returns ``(order, cost)``.
+
+    ``method``: ``"exact"`` is Held-Karp dynamic programming over subsets,
+    :math:`O(2^n n^2)` time, vectorized in numpy (``n <= 18``; ``n = 15`` takes about a
+    second); ``"heuristic"`` takes the best of ``starts`` nearest-neighbour paths (evenly spaced
+    first points), each improved to a local optimum of 2-opt (segment reversals) and Or-opt
+    (moving a segment of 1-3 points, possibly reversed); no optimality guarantee (squared
+    costs are not a metric, so Christofides-type bounds do not apply); ``"auto"`` is exact for
+    ``n <= 15`` and heuristic above.
+
+    ``walks=True`` allows revisits: the cost matrix is replaced by its shortest-path closure
+    (Floyd-Warshall on squared distances: with squared costs, ``a -> c -> b`` may be cheaper
+    than ``a -> b``), the path problem is solved on the closure, and each step is expanded into
+    the intermediate points of its shortest path. ``order`` (int array) may then repeat points;
+    ``cost`` is the sum of squared lengths of the consecutive steps of ``order`` in both cases.
+    """
+    pts = _as_cloud(points, "points")
+    n = len(pts)
+    starts = check_int(starts, "starts", 1)
+    if method not in ("auto", "exact", "heuristic"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'heuristic', got {method!r}")
+    if method == "exact" and n > _HELD_KARP_MAX:
+        raise ValueError(f"method='exact' is limited to n <= {_HELD_KARP_MAX} points, got {n}")
+    C = ot.dist(pts, pts, metric="sqeuclidean")
+    np.fill_diagonal(C, 0.0)
+    if walks:
+        closure, pred = shortest_path(C, method="FW", directed=False, return_predecessors=True)
+    else:
+        closure = C
+    exact = method == "exact" or (method == "auto" and n <= EXACT_PATH_MAX)
+    order = _held_karp(closure) if exact else _heuristic_path(closure, starts)
+    if walks:
+        walk = [int(order[0])]
+        for a, b in zip(order[:-1], order[1:], strict=True):
+            hops = []
+            v = int(b)
+            while v != a:
+                hops.append(v)
+                v = int(pred[a, v])
+            walk.extend(hops[::-1])
+        order = np.array(walk, dtype=int)
+    return order, _open_cost(C, order)
+
+
+# --------------------------------------------------------------------------------------------
+# 1-Lipschitz GroupSort critics and the neural IPM
+# --------------------------------------------------------------------------------------------
+
+def bjorck(weight: torch.Tensor, iters: int = 20, beta: float = 0.5) -> torch.Tensor:
+    """Björck orthonormalization of ``weight`` ``(out, in)``: scale by
+    :math:`\\sqrt{\\|W\\|_1\\|W\\|_\\infty}\\ge\\|W\\|_2`, then ``iters`` steps of the order-1
+    iteration :math:`W \\leftarrow (1+\\beta)W - \\beta W W^\\top W` (``beta = 0.5``).
+
+    Each singular value follows :math:`s \\mapsto 1.5 s - 0.5 s^3`, which maps ``[0, 1]`` into
+    itself and drives every positive ``s`` to 1: after the scaling the spectral norm is at most
+    1 after **any** number of steps (so the layer is 1-Lipschitz even before convergence), and
+    singular values above about ``1.5^-iters`` reach 1 (an orthonormal matrix, an isometry when
+    ``out >= in``). Differentiable.
+    """
+    iters = check_int(iters, "iters", 0)
+    if weight.ndim != 2:
+        raise ValueError(f"weight must be a matrix (out, in), got shape {tuple(weight.shape)}")
+    norm1 = weight.abs().sum(dim=0).max()
+    norminf = weight.abs().sum(dim=1).max()
+    w = weight / torch.sqrt(norm1 * norminf).clamp_min(1e-12)
+    for _ in range(iters):
+        w = (1 + beta) * w - beta * (w @ (w.T @ w) if w.shape[0] >= w.shape[1]
+                                     else (w @ w.T) @ w)
+    return w
+
+
+class BjorckLinear(nn.Module):
+    """Linear layer ``y = W x + b`` whose weight is orthonormalized by :func:`bjorck` in every
+    forward pass (``iters`` steps): spectral norm <= 1, so the layer is 1-Lipschitz.
+
+    Shapes: input ``(N, in_features)``, output ``(N, out_features)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, iters: int = 20):
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", 1)
+        self.out_features = check_int(out_features, "out_features", 1)
+        self.iters = check_int(iters, "iters", 0)
+        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.bias = nn.Parameter(torch.zeros(self.out_features))
+        nn.init.orthogonal_(self.weight)
+
+    def orthonormal_weight(self) -> torch.Tensor:
+        return bjorck(self.weight, self.iters)
+
+    @torch.no_grad()
+    def orthonormalize_(self, iters: int = 50) -> BjorckLinear:
+        """Replace the raw weight by its orthonormalization (``iters`` Björck steps)."""
+        self.weight.copy_(bjorck(self.weight, iters))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.orthonormal_weight(), self.bias)
+
+
+class MaxMin(nn.Module):
+    """GroupSort with groups of 2: channels ``(a_1, b_1, a_2, b_2, ...)`` become
+    ``(max(a_k, b_k)..., min(a_k, b_k)...)``; a permutation of each pair, hence 1-Lipschitz and
+    gradient-norm preserving. Input ``(N, C)`` with ``C`` even."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 2:
+            raise ValueError(f"MaxMin needs an even number of channels, got {x.shape[-1]}")
+        pairs = x.unflatten(-1, (x.shape[-1] // 2, 2))
+        return torch.cat([pairs.amax(-1), pairs.amin(-1)], dim=-1)
+
+
+class GroupSortCritic(nn.Module):
+    """1-Lipschitz (Euclidean) critic :math:`\\mathbb R^{D}\\to\\mathbb R`:
+    ``depth`` blocks ``BjorckLinear -> MaxMin`` of width ``width`` (even), then a final linear
+    layer to 1 output whose row weight is divided by its Euclidean norm.
+
+    Every block has spectral norm <= 1 (:func:`bjorck`) and MaxMin is 1-Lipschitz, so
+    :math:`|f(x) - f(y)|\\le\\|x - y\\|` for any weights (Anil, Lucas, Grosse 2019). Input
+    ``(N, in_dim)``, output ``(N,)``.
+    """
+
+    def __init__(self, in_dim: int, width: int = 32, depth: int = 3, iters: int = 20):
+        super().__init__()
+        in_dim = check_int(in_dim, "in_dim", 1)
+        width = check_int(width, "width", 2)
+        depth = check_int(depth, "depth", 1)
+        if width % 2:
+            raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
+        layers: list[nn.Module] = []
+        for k in range(depth):
+            layers += [BjorckLinear(in_dim if k == 0 else width, width, iters), MaxMin()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Parameter(torch.randn(width) / width**0.5)
+        self.head_bias = nn.Parameter(torch.zeros(()))
+        self.in_dim, self.width, self.depth = in_dim, width, depth
+
+    def head_weight(self) -> torch.Tensor:
+        return self.head / self.head.norm().clamp_min(1e-12)
+
+    @torch.no_grad()
+    def orthonormalize_(self, iters: int = 50) -> GroupSortCritic:
+        """Orthonormalize every raw weight in place (and normalize the head)."""
+        for layer in self.body:
+            if isinstance(layer, BjorckLinear):
+                layer.orthonormalize_(iters)
+        self.head.copy_(self.head_weight())
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"input must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
+        return self.body(x) @ self.head_weight() + self.head_bias
+
+
+def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: float = 5e-3,
+               seed: int = 0, batch_size: int | None = None, return_critic: bool = False):
+    """Neural IPM :math:`d_{\\mathcal D}(\\mu_x, \\mu_y)` between the empirical measures of ``x``
+    ``(n, D)`` and ``y`` ``(m, D)`` over :class:`GroupSortCritic` ``(D, width, depth)``.
+
+    The critic is trained with Adam (``steps`` steps, learning rate ``lr``) to maximize
+    :math:`\\frac1n\\sum_i f(x_i) - \\frac1m\\sum_j f(y_j)`, full batch by default or on seeded
+    minibatches of ``batch_size`` rows of each sample; the returned estimate is that difference
+    evaluated on all the samples after training, in float64. It is a lower bound on
+    :math:`d_{\\mathcal D}` (training may stop short of the sup) and, the critic being
+    1-Lipschitz, on ``wasserstein1(x, y)`` (up to rounding). Deterministic for a given ``seed``
+    (initialization under :func:`~gantheory.config.torch_seeded`). Returns a float, or
+    ``(float, critic)`` with ``return_critic=True``.
+    """
+    xa = _as_cloud(x, "x")
+    ya = _as_cloud(y, "y")
+    if xa.shape[1] != ya.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {xa.shape} and {ya.shape}")
+    steps = check_int(steps, "steps", 0)
+    lr = _check_positive(lr, "lr")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
+    with torch_seeded(derive_seed(int(seed), "neural_ipm", "init")):
+        critic = GroupSortCritic(xa.shape[1], width, depth)
+    xt = torch.as_tensor(xa, dtype=torch.float32)
+    yt = torch.as_tensor(ya, dtype=torch.float32)
+    opt = torch.optim.Adam(critic.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(derive_seed(int(seed), "neural_ipm", "batches"))
+    for _ in range(steps):
+        if batch_size is None:
+            xb, yb = xt, yt
+        else:
+            xb = xt[torch.randint(len(xt), (batch_size,), generator=gen)]
+            yb = yt[torch.randint(len(yt), (batch_size,), generator=gen)]
+        loss = critic(yb).mean() - critic(xb).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    critic.eval()
+    with torch.no_grad():
+        c64 = copy.deepcopy(critic).double()
+        value = float(c64(xt.double()).mean() - c64(yt.double()).mean())
+    return (value, critic) if return_critic else value
+
