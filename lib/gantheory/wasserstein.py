@@ -45,6 +45,7 @@ import torch
 from scipy.sparse.csgraph import shortest_path
 from torch import nn
 
+from gantheory._cache import one_thread
 from gantheory._checks import check_int
 from gantheory.config import ConvergenceError, derive_seed, torch_seeded
 
@@ -552,9 +553,9 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     minibatches of ``batch_size`` rows of each sample; the returned estimate is that difference
     evaluated on all the samples after training, in float64. It is a lower bound on
     :math:`d_{\\mathcal D}` (training may stop short of the sup) and, the critic being
-    1-Lipschitz, on ``wasserstein1(x, y)`` (up to rounding). Deterministic for a given ``seed``
-    (initialization under :func:`~gantheory.config.torch_seeded`). Returns a float, or
-    ``(float, critic)`` with ``return_critic=True``.
+    1-Lipschitz, on ``wasserstein1(x, y)`` (up to rounding). Deterministic for a given
+    ``seed`` (initialization under :func:`~gantheory.config.torch_seeded`; one CPU thread).
+    Returns a float, or ``(float, critic)`` with ``return_critic=True``.
     """
     xa = _as_cloud(x, "x")
     ya = _as_cloud(y, "y")
@@ -568,23 +569,24 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
         batch_size = check_int(batch_size, "batch_size", 1)
     with torch_seeded(derive_seed(int(seed), "neural_ipm", "init")):
         critic = GroupSortCritic(xa.shape[1], width, depth)
-    xt = torch.as_tensor(xa, dtype=torch.float32)
-    yt = torch.as_tensor(ya, dtype=torch.float32)
-    opt = torch.optim.Adam(critic.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(derive_seed(int(seed), "neural_ipm", "batches"))
-    for _ in range(steps):
-        if batch_size is None:
-            xb, yb = xt, yt
-        else:
-            xb = xt[torch.randint(len(xt), (batch_size,), generator=gen)]
-            yb = yt[torch.randint(len(yt), (batch_size,), generator=gen)]
-        loss = critic(yb).mean() - critic(xb).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    critic.eval()
-    with torch.no_grad():
-        c64 = copy.deepcopy(critic).double()
-        value = float(c64(xt.double()).mean() - c64(yt.double()).mean())
+    with one_thread():  # tiny networks: one CPU thread is fastest and deterministic
+        xt = torch.as_tensor(xa, dtype=torch.float32)
+        yt = torch.as_tensor(ya, dtype=torch.float32)
+        opt = torch.optim.Adam(critic.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(derive_seed(int(seed), "neural_ipm", "batches"))
+        for _ in range(steps):
+            if batch_size is None:
+                xb, yb = xt, yt
+            else:
+                xb = xt[torch.randint(len(xt), (batch_size,), generator=gen)]
+                yb = yt[torch.randint(len(yt), (batch_size,), generator=gen)]
+            loss = critic(yb).mean() - critic(xb).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        critic.eval()
+        with torch.no_grad():
+            c64 = copy.deepcopy(critic).double()
+            value = float(c64(xt.double()).mean() - c64(yt.double()).mean())
     return (value, critic) if return_critic else value
 
