@@ -20,6 +20,7 @@ from gantheory.wasserstein import (
     optimal_cost_1d,
     optimal_generator_1d,
     path_cost,
+    path_generator,
     semidiscrete_w1,
     wasserstein1,
 )
@@ -224,6 +225,28 @@ def test_star_walk_beats_every_hamiltonian_path():
     assert set(walk) == {0, 1, 2, 3} and len(walk) == 5 and list(walk).count(0) == 2
     h_walk, h_cost = min_squared_path(STAR, walks=True, method="heuristic")
     assert h_cost == pytest.approx(4.0)
+
+
+def test_star_w1_of_path_and_walk_generators():
+    K, m = 40.0, 20_000
+    (order, _), (walk, _) = min_squared_path(STAR), min_squared_path(STAR, walks=True)
+    ham, bound = semidiscrete_w1(path_generator(STAR, order, K), STAR, m, lipschitz=K)
+    wlk, _ = semidiscrete_w1(path_generator(STAR, walk, K), STAR, m, lipschitz=K)
+    assert ham == pytest.approx(0.0307, abs=1e-4)  # below the coupling bound 5 / (4K) = 0.03125
+    assert ham <= 5 / (4 * K) + bound
+    assert wlk == pytest.approx(4 / (4 * K), abs=bound + 1e-9)  # 0.0250
+    with pytest.raises(ValueError, match="too small"):
+        path_generator(STAR, walk, 2.0)
+    with pytest.raises(ValueError, match="every point"):
+        path_generator(STAR, [0, 1, 2], K)
+
+
+def test_path_generator_in_1d_is_the_optimal_generator():
+    pts = _points(7, 0)
+    K = 1.5 * lipschitz_threshold_1d(pts)
+    G = path_generator(pts, np.argsort(pts), K)
+    u = np.linspace(0, 1, 10_001)
+    assert np.allclose(G(u)[:, 0], optimal_generator_1d(pts, K)(u))
 
 
 def test_walks_on_collinear_points_need_no_revisit():
