@@ -113,3 +113,16 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def inference_chunks(model: nn.Module, fn, n: int, batch_size: int) -> list:
+    """``[fn(slice(i, i + batch_size)) for i in range(0, n, batch_size)]`` computed under
+    ``torch.inference_mode`` with ``model`` in eval mode (its previous mode is restored): the
+    batched evaluation of a small network on ``n`` rows."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return [fn(slice(i, i + batch_size)) for i in range(0, n, batch_size)]
+    finally:
+        model.train(was_training)

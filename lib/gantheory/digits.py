@@ -553,14 +553,8 @@ def sample_gan(generator: ConditionalGenerator, labels, *, seed: int,
     t = _check_truncation(truncation)
     batch_size = _check_int(batch_size, "batch_size", 1)
     z = _latents(y.numel(), generator.latent_dim, seed, t)
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.inference_mode():
-            chunks = [generator(z[i:i + batch_size], y[i:i + batch_size])
-                      for i in range(0, y.numel(), batch_size)]
-    finally:
-        generator.train(was_training)
+    chunks = _cache.inference_chunks(generator, lambda s: generator(z[s], y[s]), y.numel(),
+                                     batch_size)
     if not chunks:
         return np.zeros((0, *IMAGE_SHAPE), dtype=np.float32)
     return torch.cat(chunks).numpy().astype(np.float32, copy=False)
@@ -572,13 +566,7 @@ def sample_gan(generator: ConditionalGenerator, labels, *, seed: int,
 def _apply(model: nn.Module, fn, images, batch_size: int) -> torch.Tensor:
     x = _as_images(images)
     batch_size = _check_int(batch_size, "batch_size", 1)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            chunks = [fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    finally:
-        model.train(was_training)
+    chunks = _cache.inference_chunks(model, lambda s: fn(x[s]), x.shape[0], batch_size)
     return torch.cat(chunks) if chunks else None
 
 

@@ -54,7 +54,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from tqdm import tqdm
 
 from gantheory import _cache
-from gantheory._checks import check_int
+from gantheory._checks import as_labels, as_samples, check_int
 from gantheory.config import ConvergenceError, derive_seed, torch_seeded
 
 __all__ = [
@@ -116,21 +116,11 @@ def _out(values: np.ndarray, scalar: bool):
 
 
 def _as_samples(x, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or min(arr.shape) < 1:
-        raise ValueError(f"{name} must have shape (N, d) with samples as rows, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    return arr
+    return as_samples(x, name, "(N, d)")
 
 
 def _as_labels(labels, n: int) -> np.ndarray:
-    lab = np.asarray(labels)
-    if lab.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) (one per row of z), got {lab.shape}")
-    if not np.issubdtype(lab.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
-    return lab
+    return as_labels(labels, n, " (one per row of z)")
 
 
 def _check_dim(d, m: int, minimum_offset: int = -1) -> int:
@@ -914,13 +904,8 @@ def generate(generator: nn.Module, z, *, batch_size: int = 65536) -> np.ndarray:
     d = check_int(getattr(generator, "latent_dim", 0), "generator.latent_dim", 1)
     zt = _as_latents(z, d)
     batch_size = check_int(batch_size, "batch_size", 1)
-    was_training = generator.training
-    generator.eval()
-    try:
-        with torch.inference_mode():
-            chunks = [generator(zt[i:i + batch_size]) for i in range(0, zt.shape[0], batch_size)]
-    finally:
-        generator.train(was_training)
+    chunks = _cache.inference_chunks(generator, lambda s: generator(zt[s]), zt.shape[0],
+                                     batch_size)
     if not chunks:
         return np.zeros((0, int(getattr(generator, "out_dim", 0))))
     return torch.cat(chunks).double().numpy()
