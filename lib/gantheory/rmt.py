@@ -35,7 +35,7 @@ import numpy as np
 import scipy.stats as st
 from scipy.optimize import linear_sum_assignment
 
-from gantheory._checks import check_int
+from gantheory._checks import as_labels, as_samples, check_int
 from gantheory.config import ConvergenceError
 
 __all__ = [
@@ -62,24 +62,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _as_matrix(x, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim != 2 or min(arr.shape) < 1:
-        raise ValueError(f"{name} must have shape (n, p) with samples as rows, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    return arr
-
-
-def _as_labels(labels, n: int) -> np.ndarray:
-    lab = np.asarray(labels)
-    if lab.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {lab.shape}")
-    if not np.issubdtype(lab.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
-    return lab
 
 
 def _check_proportions(proportions, k: int) -> np.ndarray:
@@ -128,7 +110,7 @@ def gram(features) -> np.ndarray:
     """Gram matrix :math:`G = X^\\top X / p` of ``features`` ``(n, p)`` (rows are samples).
 
     Returns ``(n, n)``."""
-    x = _as_matrix(features, "features")
+    x = as_samples(features, "features")
     return x @ x.T / x.shape[1]
 
 
@@ -480,8 +462,8 @@ def gaussian_mixture_surrogate(features, labels) -> GaussianMixtureSurrogate:
     Covariances are the unbiased sample covariances (``ddof=1``); each class needs at least two
     samples. Draw from it with :meth:`GaussianMixtureSurrogate.sample`.
     """
-    x = _as_matrix(features, "features")
-    lab = _as_labels(labels, x.shape[0])
+    x = as_samples(features, "features")
+    lab = as_labels(labels, x.shape[0])
     classes, counts = np.unique(lab, return_counts=True)
     if np.any(counts < 2):
         found = dict(zip(classes.tolist(), counts.tolist(), strict=True))
@@ -530,7 +512,7 @@ def spike_theory(means, proportions, n: int, noise_variance: float = 1.0) -> Spi
     :math:`1-\\gamma(1+\\theta^2)/(\\theta^2(\\theta^2+\\gamma))` if :math:`p > n`. Eigenvalues of
     :math:`G` are :math:`\\sigma^2 N/p` times the squared singular values.
     """
-    m = _as_matrix(means, "means")
+    m = as_samples(means, "means")
     k, p = m.shape
     c = _check_proportions(proportions, k)
     n = check_int(n, "n", 1)
@@ -629,19 +611,25 @@ def top_eigenvectors(g, k: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         vals, vecs = np.linalg.eigh(g)
         vals, vecs = vals[::-1][:k], vecs[:, ::-1][:, :k]
-    for j in range(k):
+    return vals, _fix_signs(vecs)
+
+
+def _fix_signs(vecs: np.ndarray) -> np.ndarray:
+    """Flip each column of ``vecs`` ``(n, k)`` in place so that its sum is positive (or, if
+    the sum vanishes, its first nonzero entry); returns ``vecs``."""
+    for j in range(vecs.shape[1]):
         s = vecs[:, j].sum()
         if abs(s) < 1e-10:
             s = vecs[np.flatnonzero(np.abs(vecs[:, j]) > 1e-12)[0], j]
         vecs[:, j] *= np.sign(s)
-    return vals, vecs
+    return vecs
 
 
 def indicator_alignment(vectors, labels) -> np.ndarray:
     """Squared norm of the projection of each column of ``vectors`` ``(n, r)`` on the span of
     the class indicators of ``labels`` ``(n,)``: ``(r,)`` values in [0, 1] for unit vectors."""
-    v = _as_matrix(vectors, "vectors")
-    lab = _as_labels(labels, v.shape[0])
+    v = as_samples(vectors, "vectors")
+    lab = as_labels(labels, v.shape[0])
     out = np.zeros(v.shape[1])
     for k in np.unique(lab):
         idx = lab == k
@@ -765,8 +753,8 @@ def compare_with_surrogate(features, labels, surrogate: GaussianMixtureSurrogate
     like draws from this null; :meth:`SurrogateComparison.excess` measures how far they are
     above it. The surrogate's classes must be those of ``labels``; ``counts >= 2``.
     """
-    x = _as_matrix(features, "features")
-    lab = _as_labels(labels, x.shape[0])
+    x = as_samples(features, "features")
+    lab = as_labels(labels, x.shape[0])
     n_boot = check_int(n_boot, "n_boot", 2)
     if x.shape[1] != surrogate.means.shape[1]:
         raise ValueError(f"features have p = {x.shape[1]}, the surrogate "
@@ -783,9 +771,8 @@ def compare_with_surrogate(features, labels, surrogate: GaussianMixtureSurrogate
                for s in np.random.SeedSequence(seed).spawn(2 * n_boot + 1)]
     props = sizes / n
     xs, ys = surrogate.sample(n, seed=seed_of[0], proportions=props)
-    observed, (ea, eb, _, _) = _distances(x, lab, xs, ys, n_top)
-    _, va = top_eigenvectors(gram(x), 2)  # sign-normalized, for figures
-    _, vb = top_eigenvectors(gram(xs), 2)
+    observed, (ea, eb, va, vb) = _distances(x, lab, xs, ys, n_top)
+    va, vb = _fix_signs(va.copy()), _fix_signs(vb.copy())  # deterministic signs, for figures
     null = {k: np.empty(n_boot) for k in SurrogateComparison.STATISTICS}
     for b in range(n_boot):
         rng = np.random.default_rng(seed_of[n_boot + 1 + b])
@@ -815,8 +802,8 @@ def downstream_accuracies(features, labels, surrogate: GaussianMixtureSurrogate,
     """
     from sklearn.linear_model import LogisticRegression
 
-    x = _as_matrix(features, "features")
-    lab = _as_labels(labels, x.shape[0])
+    x = as_samples(features, "features")
+    lab = as_labels(labels, x.shape[0])
     n_train_per_class = check_int(n_train_per_class, "n_train_per_class", 1)
     n_seeds = check_int(n_seeds, "n_seeds", 1)
     classes, sizes = np.unique(lab, return_counts=True)
