@@ -7,6 +7,7 @@ import itertools
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -23,9 +24,11 @@ from gantheory.wasserstein import (
     optimal_generator_1d,
     path_cost,
     path_generator,
+    path_threshold,
     sample_latent,
     semidiscrete_w1,
     train_wgan,
+    train_wgans,
     wasserstein1,
 )
 
@@ -253,6 +256,23 @@ def test_path_generator_in_1d_is_the_optimal_generator():
     assert np.allclose(G(u)[:, 0], optimal_generator_1d(pts, K)(u))
 
 
+def test_path_threshold_is_where_path_generator_becomes_valid():
+    pts = _points(7, 0)
+    assert path_threshold(pts, np.argsort(pts)) == pytest.approx(lipschitz_threshold_1d(pts))
+    for walks in (False, True):
+        order, _ = min_squared_path(STAR, walks=walks)
+        K0 = path_threshold(STAR, order)
+        path_generator(STAR, order, K0)  # valid at the threshold
+        with pytest.raises(ValueError, match="too small"):
+            path_generator(STAR, order, K0 * (1 - 1e-6))
+    # the walk's centre holds four half-transits of length 1 (1/4 = 4/(2K)): K0 = 8
+    assert path_threshold(STAR, min_squared_path(STAR, walks=True)[0]) == pytest.approx(8.0)
+    with pytest.raises(ValueError, match="integer"):
+        path_threshold(STAR, [0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="every point"):
+        path_threshold(STAR, [0, 1, 2])
+
+
 def test_walks_on_collinear_points_need_no_revisit():
     pts = np.c_[np.arange(6.0), np.zeros(6)][[3, 0, 5, 1, 4, 2]]
     for walks in (False, True):
@@ -472,3 +492,26 @@ def test_train_wgan_reports_divergence():
 
     with pytest.raises(ConvergenceError, match="diverged"):
         train_wgan(np.zeros((4, 1)), Exploding(), steps=3, lr=1.0)
+
+
+def test_train_wgans_in_processes_matches_sequential_runs():
+    pts = np.array([[0.0, 0.0], [2.0, 1.0]])
+    jobs = []
+    for k in range(2):
+        with torch_seeded(k):
+            gen = GroupSortGenerator(1, 2, lipschitz=10.0, width=4, depth=1)
+        jobs.append(dict(target=pts, generator=gen, latent="uniform", steps=8, n_critic=2,
+                         critic_width=4, critic_depth=1, n_log=2, n_eval=64, seed=k))
+    parallel = train_wgans(jobs, processes=2)
+    serial = train_wgans(jobs, processes=1)
+    for a, b in zip(parallel, serial, strict=True):
+        pd.testing.assert_frame_equal(a.history, b.history)
+        for p, q in zip(a.generator.parameters(), b.generator.parameters(), strict=True):
+            assert torch.equal(p, q)
+    assert not parallel[0].history.equals(parallel[1].history)
+    with pytest.raises(ValueError, match="lacks"):
+        train_wgans([dict(target=pts)])
+    with pytest.raises(TypeError, match="list"):
+        train_wgans(dict(target=pts))
+    with pytest.raises(ValueError, match="processes"):
+        train_wgans(jobs, processes=0)

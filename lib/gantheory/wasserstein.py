@@ -31,19 +31,24 @@ Contents
   of an open path (exact Held-Karp for ``n <= 15``, 2-opt/Or-opt heuristic above), optionally
   allowing revisits (``walks=True``).
 - :func:`path_generator`: the ``K``-Lipschitz generator that follows a path or walk through the
-  points at speed ``K``, of cost at most :math:`\\sum_e \\|e\\|^2/(4K)`.
+  points at speed ``K``, of cost at most :math:`\\sum_e \\|e\\|^2/(4K)`, valid from
+  :func:`path_threshold` on.
 - :class:`GroupSortCritic` (with :class:`BjorckLinear` and :func:`bjorck`), :func:`neural_ipm`:
   a 1-Lipschitz GroupSort critic and the neural IPM it estimates.
 - :class:`GroupSortGenerator`, :func:`train_wgan`: a generator that is ``K``-Lipschitz by
   construction, and WGAN training against an empirical target with a GroupSort critic, logging
-  the critic's estimate next to the exact :math:`W_1`.
+  the critic's estimate next to the exact :math:`W_1`; :func:`train_wgans` runs several trainings
+  in parallel processes, with the same results.
 """
 
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +72,7 @@ __all__ = [
     "path_cost",
     "min_squared_path",
     "path_generator",
+    "path_threshold",
     "bjorck",
     "BjorckLinear",
     "MaxMin",
@@ -76,6 +82,7 @@ __all__ = [
     "sample_latent",
     "TrainedWGAN",
     "train_wgan",
+    "train_wgans",
 ]
 
 EXACT_PATH_MAX = 15  # Held-Karp by default up to this many points (n = 15: about 1 s)
@@ -446,6 +453,33 @@ def min_squared_path(points, walks: bool = False, *, method: str = "auto",
     return order, _open_cost(C, order)
 
 
+def _check_order(order, n: int) -> np.ndarray:
+    order = np.asarray(order)
+    if order.ndim != 1 or not np.issubdtype(order.dtype, np.integer) or np.any(order < 0) \
+            or np.any(order >= n):
+        raise ValueError("order must be a 1-D integer array of row indices of points")
+    if np.unique(order).size != n:
+        raise ValueError("order must visit every point at least once")
+    return order.astype(int)
+
+
+def _transits_around(pts: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per point ``(n,)``: the sum over its visits of the incoming plus outgoing edge lengths."""
+    lengths = np.linalg.norm(np.diff(pts[order], axis=0), axis=1)
+    around = np.r_[lengths, 0.0] + np.r_[0.0, lengths]
+    return np.bincount(order, weights=around, minlength=len(pts))
+
+
+def path_threshold(points, order) -> float:
+    """The smallest ``K`` for which :func:`path_generator` ``(points, order, K)`` is valid:
+    :math:`K_0 = \\frac n2\\max_i\\sum_{\\text{visits of }x_i}(\\text{in} + \\text{out})`, the
+    edge lengths into and out of each visit (every point's latent mass ``1/n`` must hold half of
+    each of its transits). For sorted points on a line it is :func:`lipschitz_threshold_1d`."""
+    pts = _as_cloud(points, "points")
+    order = _check_order(order, len(pts))
+    return 0.5 * len(pts) * float(_transits_around(pts, order).max())
+
+
 def path_generator(points, order, K: float) -> Callable[[np.ndarray], np.ndarray]:
     """The ``K``-Lipschitz generator from ``U[0, 1]`` that follows the path (or walk)
     ``points[order]`` along straight segments at speed ``K``; returns ``u -> G(u)`` of shape
@@ -462,19 +496,15 @@ def path_generator(points, order, K: float) -> Callable[[np.ndarray], np.ndarray
     pts = _as_cloud(points, "points")
     n = len(pts)
     K = _check_positive(K, "K")
-    order = np.asarray(order, dtype=int)
-    if order.ndim != 1 or np.any(order < 0) or np.any(order >= n):
-        raise ValueError("order must be a 1-D array of row indices of points")
-    if np.unique(order).size != n:
-        raise ValueError("order must visit every point at least once")
+    order = _check_order(order, n)
     half = np.linalg.norm(np.diff(pts[order], axis=0), axis=1) / (2 * K)  # half-transits
-    around = np.r_[half, 0.0] + np.r_[0.0, half]  # half-transits around each visit
-    used = np.bincount(order, weights=around, minlength=n)
+    used = _transits_around(pts, order) / (2 * K)
     visits = np.bincount(order, minlength=n)
     spare = 1.0 / n - used
     if np.any(spare < -1e-12):
         raise ValueError(f"K = {K:g} is too small: the transits around point "
-                         f"{int(np.argmin(spare))} exceed its latent mass 1/n")
+                         f"{int(np.argmin(spare))} exceed its latent mass 1/n (the threshold "
+                         f"is path_threshold = {0.5 * n * 2 * K * used.max():g})")
     pause = np.maximum(spare, 0.0)[order] / visits[order]
     # knots: arrive at visit k, pause, leave; transits of duration 2 * half between visits
     durations = np.ravel(np.c_[pause, np.r_[2 * half, 0.0]])[:-1]
@@ -859,3 +889,35 @@ def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps:
     history = pd.DataFrame(rows)
     return TrainedWGAN(gen.eval(), critic.eval(), history, z_eval.numpy(), x_eval, seconds,
                        params)
+
+
+def _train_wgan_job(job: dict) -> TrainedWGAN:
+    job = dict(job)
+    return train_wgan(job.pop("target"), job.pop("generator"), **job)
+
+
+def train_wgans(jobs: list[dict], processes: int | None = None) -> list[TrainedWGAN]:
+    """Run several :func:`train_wgan` calls, in parallel processes: ``jobs`` is a list of
+    keyword dictionaries, each with ``target`` and ``generator`` and any other argument of
+    :func:`train_wgan`; returns their results in the same order.
+
+    Each run is seeded and single-threaded, so the results are identical to running the jobs
+    one after another in this process (the tests check this); only the wall time changes.
+    ``processes`` defaults to ``min(len(jobs), os.cpu_count())``; ``processes=1`` runs the jobs
+    here, one after another. Workers are started with ``spawn`` (safe with torch and in
+    notebooks) and import ``gantheory`` afresh, which costs a few seconds.
+    """
+    if not isinstance(jobs, (list, tuple)) or not all(isinstance(j, dict) for j in jobs):
+        raise TypeError("jobs must be a list of keyword dictionaries for train_wgan")
+    for k, job in enumerate(jobs):
+        missing = {"target", "generator"} - set(job)
+        if missing:
+            raise ValueError(f"job {k} lacks {sorted(missing)}")
+    if processes is None:
+        processes = min(len(jobs), os.cpu_count() or 1)
+    processes = check_int(processes, "processes", 1)
+    if processes == 1 or len(jobs) <= 1:
+        return [_train_wgan_job(job) for job in jobs]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
+        return list(pool.map(_train_wgan_job, jobs))
