@@ -498,13 +498,13 @@ def path_generator(points, order, K: float) -> Callable[[np.ndarray], np.ndarray
     K = _check_positive(K, "K")
     order = _check_order(order, n)
     half = np.linalg.norm(np.diff(pts[order], axis=0), axis=1) / (2 * K)  # half-transits
-    used = _transits_around(pts, order) / (2 * K)
+    around = _transits_around(pts, order)
     visits = np.bincount(order, minlength=n)
-    spare = 1.0 / n - used
+    spare = 1.0 / n - around / (2 * K)
     if np.any(spare < -1e-12):
         raise ValueError(f"K = {K:g} is too small: the transits around point "
                          f"{int(np.argmin(spare))} exceed its latent mass 1/n (the threshold "
-                         f"is path_threshold = {0.5 * n * 2 * K * used.max():g})")
+                         f"is path_threshold = {0.5 * n * around.max():g})")
     pause = np.maximum(spare, 0.0)[order] / visits[order]
     # knots: arrive at visit k, pause, leave; transits of duration 2 * half between visits
     durations = np.ravel(np.c_[pause, np.r_[2 * half, 0.0]])[:-1]
@@ -683,7 +683,6 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     return (value, critic) if return_critic else value
 
 
-
 # --------------------------------------------------------------------------------------------
 # K-Lipschitz GroupSort generators and WGAN training with a GroupSort critic
 # --------------------------------------------------------------------------------------------
@@ -828,7 +827,8 @@ def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps:
     with torch_seeded(derive_seed(seed, "train_wgan", "critic")):
         critic = GroupSortCritic(xa.shape[1], critic_width, critic_depth, critic_iters)
     with torch.no_grad():
-        dummy = gen(torch.zeros(1, d))
+        dummy = gen.eval()(torch.zeros(1, d))  # eval: no side effect (e.g. power iterations)
+    gen.train()
     if dummy.ndim != 2 or dummy.shape[1] != xa.shape[1]:
         raise ValueError(f"generator outputs shape {tuple(dummy.shape)} for one latent; the "
                          f"target has dimension {xa.shape[1]}")
