@@ -515,3 +515,16 @@ def test_train_wgans_in_processes_matches_sequential_runs():
         train_wgans(dict(target=pts))
     with pytest.raises(ValueError, match="processes"):
         train_wgans(jobs, processes=0)
+
+
+def test_positive_parameters_are_checked_like_in_partitions():
+    """One rule for positive parameters in every module (gantheory._checks.check_positive)."""
+    from gantheory.partitions import mode_centres
+
+    for bad, err in (("3.0", TypeError), (True, TypeError), (np.array([2.0]), TypeError),
+                     (0.0, ValueError), (-1, ValueError), (float("inf"), ValueError)):
+        with pytest.raises(err, match="K"):
+            optimal_cost_1d([0.0, 1.0], bad)
+        with pytest.raises(err, match="spacing"):
+            mode_centres(3, 2, spacing=bad)
+    assert optimal_cost_1d([0.0, 1.0], np.float32(4.0)) == pytest.approx(1 / 16)

@@ -15,6 +15,17 @@ def check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
+def check_positive(value, name: str) -> float:
+    """``value`` as a positive finite ``float``; ``TypeError`` for anything but a real number
+    (bools, strings and arrays included), ``ValueError`` for zero, negatives, NaN or infinity."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
 def as_samples(x, name: str, shape: str = "(n, p)") -> np.ndarray:
     """``x`` as a finite float64 array with samples as rows, shape ``(N, dim)``, both >= 1;
     ``shape`` names the expected shape in the error message."""

@@ -55,6 +55,7 @@ from tqdm import tqdm
 
 from gantheory import _cache
 from gantheory._checks import as_labels, as_samples, check_int
+from gantheory._checks import check_positive as _check_positive
 from gantheory.config import ConvergenceError, derive_seed, torch_seeded
 
 __all__ = [
@@ -587,15 +588,6 @@ def truncation_sample(n: int, d: int, psi: float, seed) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- disconnected targets
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
 
 
 def mode_centres(m: int, D: int = 2, spacing: float = 4.0) -> np.ndarray:

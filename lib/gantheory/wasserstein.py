@@ -61,6 +61,7 @@ from tqdm import tqdm
 
 from gantheory._cache import one_thread
 from gantheory._checks import check_int
+from gantheory._checks import check_positive as _check_positive
 from gantheory.config import ConvergenceError, derive_seed, torch_seeded
 
 __all__ = [
@@ -105,13 +106,6 @@ def _as_cloud(x, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
-
-
-def _check_positive(value, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
 
 
 def _emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
