@@ -13,6 +13,7 @@ import torch
 from gantheory import _cache
 from gantheory import partitions as pt
 from gantheory.concentration import jacobian_norms
+from gantheory.config import ConvergenceError, derive_seed
 
 TINY_STEPS = 20  # machinery only: a few tenths of a second
 REAL_STEPS = 1500  # the one test that trains to a real result (about 9 s)
@@ -247,7 +248,35 @@ def test_divergence_is_reported(cache, tripod, monkeypatch):
     assert list(cache.iterdir()) == []
 
 
+def test_restarts_until_the_precision_criterion(cache, tripod, monkeypatch):
+    finals, seeds = [], []
+
+    def fake_fit(generator, critic, target, *, seed, **kwargs):
+        seeds.append(seed)
+        return [(1, 0.0, 0.0, finals.pop(0))]
+
+    monkeypatch.setattr(pt, "_fit_toy_gan", fake_fit)
+    finals[:] = [0.40, 0.60, 0.90]
+    gan = pt.train_toy_gan(tripod, 2, steps=1, seed=5, min_precision=0.8, restarts=3)
+    assert gan.attempts == 3 and gan.history[-1][3] == 0.90 and finals == []
+    assert seeds == [5, derive_seed(5, "restart", 1), derive_seed(5, "restart", 2)]
+    assert gan.params["seed"] == seeds[-1]
+    # the attempts are cached: the same call trains nothing and gives the same result
+    again = pt.train_toy_gan(tripod, 2, steps=1, seed=5, min_precision=0.8, restarts=3)
+    assert again.from_cache and again.attempts == 3 and len(seeds) == 3
+    finals[:] = [0.1, 0.2]
+    with pytest.raises(ConvergenceError, match=r"0\.99 in 2 attempts \(final precisions "
+                                               r"\[0\.1, 0\.2\]\)"):
+        pt.train_toy_gan(tripod, 2, steps=1, seed=6, min_precision=0.99, restarts=1)
+    finals[:] = [0.85]
+    assert pt.train_toy_gan(tripod, 2, steps=1, seed=7, min_precision=0.8).attempts == 1
+
+
 @pytest.mark.parametrize("kwargs,error,match", [
+    ({"min_precision": 1.5}, ValueError, "min_precision"),
+    ({"min_precision": 0.0}, ValueError, "min_precision"),
+    ({"restarts": 2}, ValueError, "restarts needs min_precision"),
+    ({"min_precision": 0.5, "restarts": -1}, ValueError, "restarts"),
     ({"steps": 0}, ValueError, "steps"),
     ({"steps": 1.5}, TypeError, "steps"),
     ({"latent_dim": 0}, ValueError, "latent_dim"),

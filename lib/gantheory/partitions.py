@@ -854,7 +854,8 @@ class TrainedToyGAN:
     included) and the generator's, averaged since the previous entry, and the precision of
     the generator (eval mode) on 4096 fixed latents at that step; ``train_seconds`` is the
     training time (of the original training when ``from_cache``); ``path`` is the cache file
-    (None when ``cache=False``); ``params`` the training arguments (the cache key).
+    (None when ``cache=False``); ``params`` the training arguments (the cache key, with the
+    seed actually used); ``attempts`` how many trainings :func:`train_toy_gan` ran (restarts).
     """
 
     generator: LipschitzGenerator
@@ -864,6 +865,7 @@ class TrainedToyGAN:
     from_cache: bool
     path: Path | None
     params: dict = field(default_factory=dict)
+    attempts: int = 1
 
 
 _N_LOG = 10  # history entries of train_toy_gan
@@ -1007,6 +1009,7 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
                   batch_size: int = 256, lr: float = 1e-3, critic_lr: float = 3e-3,
                   n_critic: int = 2, gp_weight: float = 10.0, hidden: int = 64, depth: int = 3,
                   init_scale: float = 1.0, latent_tau: float | None = None,
+                  min_precision: float | None = None, restarts: int = 0,
                   cache: bool = True, progress: bool | None = None) -> TrainedToyGAN:
     """Train a :class:`LipschitzGenerator` with latent :math:`N(0, I_d)` on a disconnected target.
 
@@ -1042,7 +1045,35 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     module's source, the target, the arguments and torch's version. ``progress`` is tqdm's
     switch for the step bar (None: terminal only). Raises ``FloatingPointError`` if a loss
     becomes NaN or infinite.
+
+    GAN training is chaotic: the same seed can end well on one CPU and badly on another, whose
+    floating-point paths differ in the last bits. With ``min_precision``, a run whose final
+    precision (the last ``history`` entry) is below it is retrained, up to ``restarts`` times,
+    under the seeds ``derive_seed(seed, "restart", k)``; the result records the seed used
+    (``params["seed"]``) and ``attempts``. ``ConvergenceError`` when no attempt reaches it.
     """
+    if min_precision is not None or restarts:
+        if min_precision is None:
+            raise ValueError("restarts needs min_precision (the criterion for a restart)")
+        min_precision = _check_positive(min_precision, "min_precision")
+        if min_precision > 1:
+            raise ValueError(f"min_precision must lie in (0, 1], got {min_precision}")
+        restarts = check_int(restarts, "restarts", 0)
+        check_int(seed, "seed", 0)
+        finals = []
+        for k in range(restarts + 1):
+            gan = train_toy_gan(target, latent_dim, steps=steps,
+                                seed=seed if k == 0 else derive_seed(seed, "restart", k),
+                                batch_size=batch_size, lr=lr, critic_lr=critic_lr,
+                                n_critic=n_critic, gp_weight=gp_weight, hidden=hidden,
+                                depth=depth, init_scale=init_scale, latent_tau=latent_tau,
+                                cache=cache, progress=progress)
+            finals.append(round(gan.history[-1][3], 4))
+            if gan.history[-1][3] >= min_precision:
+                gan.attempts = k + 1
+                return gan
+        raise ConvergenceError(f"no toy GAN reached precision {min_precision} in {restarts + 1} "
+                               f"attempts (final precisions {finals}); train longer")
     if not isinstance(target, DisconnectedTarget):
         raise TypeError(f"target must be a DisconnectedTarget, got {type(target).__name__}")
     latent_dim = check_int(latent_dim, "latent_dim", 1)
