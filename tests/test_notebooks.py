@@ -66,3 +66,25 @@ def test_setup_cell_detects_a_stale_url(tmp_path):
     assert setup_cells.expected_text(stale) == text
     with pytest.raises(ValueError, match="no Colab setup cell"):
         setup_cells.expected_text("# a page without a setup cell\n")
+
+
+PAGES = MDS + sorted((ROOT / "book").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_display_math_is_a_block(page):
+    """A `$$` line that touches a paragraph is parsed as two inline `$` delimiters, which breaks
+    the page's math (seen in chapter 9's Proposition 12): display math needs blank lines."""
+    lines = page.read_text().split("\n")
+    opening = True
+    for i, line in enumerate(lines):
+        if line.strip() != "$$":
+            continue
+        if opening:
+            before = lines[i - 1].strip() if i else ""
+            assert before == "", f"{page.name}:{i + 1}: blank line before $$"
+        else:
+            after = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            assert after in ("", ":::"), f"{page.name}:{i + 1}: blank line after $$"
+        opening = not opening
+    assert opening, f"{page.name}: unbalanced $$"
