@@ -30,13 +30,10 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 pytestmark = pytest.mark.site
 
 
-FIRST_BUILD: dict[str, str] = {}
-
-
 def _build(*extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "tools" / "build_book.py"), "--quick", "--output", str(OUT),
-         "--jobs", "2", *extra],
+         *extra],
         capture_output=True, text=True, cwd=ROOT, timeout=1500)
 
 
@@ -47,7 +44,6 @@ def _tail(proc: subprocess.CompletedProcess, n: int = 60) -> str:
 @pytest.fixture(scope="module")
 def site() -> Path:
     proc = _build()
-    FIRST_BUILD["log"] = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"book build with -W failed:\n{_tail(proc)}"
     return HTML
 
@@ -55,15 +51,6 @@ def site() -> Path:
 def test_build_is_warning_free(site):
     assert (site / "index.html").exists()
     assert (site / "notebooks" / "01_concentration.html").exists()
-
-
-def test_build_takes_every_chapter_from_the_parallel_pre_execution(site):
-    """Chapters missing from the cache are executed in parallel before the Sphinx build, which
-    must then find each of them cached (jupytext and MyST-NB read the same cache key)."""
-    log = FIRST_BUILD["log"]
-    assert "Executing notebook" not in log, log[-3000:]
-    n_notebooks = len(list((ROOT / "notebooks").glob("*.md")))
-    assert log.count("Using cached notebook") == n_notebooks, log[-3000:]
 
 
 def test_rebuild_executes_nothing(site):

@@ -2,14 +2,6 @@
 
     python tools/build_book.py                  # full CPU sizes -> _build/html
     python tools/build_book.py --quick --output _build/test-site   # small sizes (tests)
-    python tools/build_book.py --jobs 1         # no parallel pre-execution
-
-Chapters are independent, so before the (serial) Sphinx build the notebooks missing from the
-execution cache are executed in parallel worker processes (``--jobs``, default
-``min(4, cpu_count)``), as MyST-NB would execute them: read with jupytext (the same cache key as
-MyST-NB's reader), run in ``notebooks/`` with the kernel environment of the build, and stored in
-the same jupyter-cache. The Sphinx build then finds every chapter cached. A chapter that fails
-here is left to the build, which re-runs it and reports the error (``-W``).
 
 jupyter-cache keys its cache on the notebooks' code cells only, so a change in ``lib/``, in the
 saved GPU results (``artifacts/``) or in the pinned dependencies would otherwise reuse stale
@@ -43,65 +35,7 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-# Rough CPU seconds per chapter at full size (measured): the longest start first.
-_EXPECTED_SECONDS = {"07": 380, "04": 280, "08": 180, "09": 90, "03": 70, "01": 70, "02": 25}
-
-
-def _execute_one(path: str, env: dict, timeout: int) -> tuple[str, object, str | None, float]:
-    """Worker: execute one chapter as MyST-NB would (cwd notebooks/, no errors allowed)."""
-    os.environ.update(env)
-    import jupytext
-    from jupyter_cache.executors.utils import single_nb_execution
-
-    nb = jupytext.read(path)
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), allow_errors=False,
-                                 timeout=timeout, meta_override=True)
-    if result.err is not None:
-        return path, None, result.exc_string, result.time
-    return path, nb, None, result.time
-
-
-def preexecute(cache_path: Path, env: dict, jobs: int) -> None:
-    """Execute, ``jobs`` at a time, the chapters that the jupyter-cache at ``cache_path`` lacks,
-    and add them to it. ``env`` overrides the kernels' environment (quick mode, plotly)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    import jupytext
-    import yaml
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
-    cache = get_cache(str(cache_path))
-    todo = []
-    for md in sorted((ROOT / "notebooks").glob("*.md")):
-        try:
-            cache.match_cache_notebook(jupytext.read(md))
-        except KeyError:
-            todo.append(md)
-    if jobs < 2 or len(todo) < 2:
-        return
-    timeout = int(yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"])
-    todo.sort(key=lambda md: -_EXPECTED_SECONDS.get(md.name[:2], 10))
-    print(f"pre-executing {len(todo)} notebooks, {jobs} at a time", flush=True)
-    start = time.perf_counter()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_execute_one, str(md.resolve()), env, timeout) for md in todo]
-        for future in as_completed(futures):
-            path, nb, error, seconds = future.result()
-            name = Path(path).name
-            if error is not None:
-                print(f"  {name}: failed after {seconds:.0f} s; the book build will re-run it "
-                      "and report the error", flush=True)
-                continue
-            bundle = CacheBundleIn(nb, path, data={"execution_seconds": seconds})
-            cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
-            print(f"  pre-executed {name} in {seconds:.0f} s", flush=True)
-    print(f"pre-execution took {time.perf_counter() - start:.0f} s", flush=True)
-
-
-def build(output: Path, quick: bool, rebuild_all: bool = False, jobs: int = 1) -> int:
+def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     output = output if output.is_absolute() else ROOT / output
     build_dir = output / "_build"
     cache = build_dir / ".jupyter_cache"
@@ -115,8 +49,6 @@ def build(output: Path, quick: bool, rebuild_all: bool = False, jobs: int = 1) -
         env["GANTHEORY_QUICK"] = "1"
     else:
         env.pop("GANTHEORY_QUICK", None)
-    # the kernels' environment in the build: GANTHEORY_PLOTLY is set by book/_ext/offline_assets.py
-    preexecute(cache, {"GANTHEORY_PLOTLY": "static", "GANTHEORY_QUICK": "1" if quick else ""}, jobs)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--path-output", str(output), "-W", "--keep-going"]
     if rebuild_all:
@@ -137,10 +69,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (GANTHEORY_QUICK=1)")
     parser.add_argument("--output", type=Path, default=ROOT, help="--path-output of jupyter-book")
     parser.add_argument("--all", action="store_true", help="re-read every page (jb build --all)")
-    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                        help="notebooks executed in parallel before the build (1: none)")
     args = parser.parse_args()
-    return build(args.output, args.quick, args.all, args.jobs)
+    return build(args.output, args.quick, args.all)
 
 
 if __name__ == "__main__":
