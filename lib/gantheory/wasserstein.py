@@ -457,11 +457,15 @@ def _check_order(order, n: int) -> np.ndarray:
     return order.astype(int)
 
 
-def _transits_around(pts: np.ndarray, order: np.ndarray) -> np.ndarray:
+def _edge_lengths(pts: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Lengths ``(len(order) - 1,)`` of the edges of the walk ``pts[order]``."""
+    return np.linalg.norm(np.diff(pts[order], axis=0), axis=1)
+
+
+def _transits_around(lengths: np.ndarray, order: np.ndarray, n: int) -> np.ndarray:
     """Per point ``(n,)``: the sum over its visits of the incoming plus outgoing edge lengths."""
-    lengths = np.linalg.norm(np.diff(pts[order], axis=0), axis=1)
     around = np.r_[lengths, 0.0] + np.r_[0.0, lengths]
-    return np.bincount(order, weights=around, minlength=len(pts))
+    return np.bincount(order, weights=around, minlength=n)
 
 
 def path_threshold(points, order) -> float:
@@ -471,7 +475,8 @@ def path_threshold(points, order) -> float:
     each of its transits). For sorted points on a line it is :func:`lipschitz_threshold_1d`."""
     pts = _as_cloud(points, "points")
     order = _check_order(order, len(pts))
-    return 0.5 * len(pts) * float(_transits_around(pts, order).max())
+    return 0.5 * len(pts) * float(_transits_around(_edge_lengths(pts, order), order,
+                                                   len(pts)).max())
 
 
 def path_generator(points, order, K: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -491,8 +496,9 @@ def path_generator(points, order, K: float) -> Callable[[np.ndarray], np.ndarray
     n = len(pts)
     K = _check_positive(K, "K")
     order = _check_order(order, n)
-    half = np.linalg.norm(np.diff(pts[order], axis=0), axis=1) / (2 * K)  # half-transits
-    around = _transits_around(pts, order)
+    lengths = _edge_lengths(pts, order)
+    half = lengths / (2 * K)  # half-transits
+    around = _transits_around(lengths, order, n)
     visits = np.bincount(order, minlength=n)
     spare = 1.0 / n - around / (2 * K)
     if np.any(spare < -1e-12):
@@ -585,6 +591,19 @@ class MaxMin(nn.Module):
         return torch.cat([pairs.amax(-1), pairs.amin(-1)], dim=-1)
 
 
+def _groupsort_body(in_dim: int, width, depth, iters: int) -> tuple[nn.Sequential, int, int]:
+    """``depth`` blocks ``BjorckLinear -> MaxMin`` of width ``width`` (even) from ``in_dim``
+    inputs: 1-Lipschitz for any weights. Returns ``(body, width, depth)`` after validation."""
+    width = check_int(width, "width", 2)
+    depth = check_int(depth, "depth", 1)
+    if width % 2:
+        raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
+    layers: list[nn.Module] = []
+    for k in range(depth):
+        layers += [BjorckLinear(in_dim if k == 0 else width, width, iters), MaxMin()]
+    return nn.Sequential(*layers), width, depth
+
+
 class GroupSortCritic(nn.Module):
     """1-Lipschitz (Euclidean) critic :math:`\\mathbb R^{D}\\to\\mathbb R`:
     ``depth`` blocks ``BjorckLinear -> MaxMin`` of width ``width`` (even), then a final linear
@@ -598,14 +617,7 @@ class GroupSortCritic(nn.Module):
     def __init__(self, in_dim: int, width: int = 32, depth: int = 3, iters: int = 20):
         super().__init__()
         in_dim = check_int(in_dim, "in_dim", 1)
-        width = check_int(width, "width", 2)
-        depth = check_int(depth, "depth", 1)
-        if width % 2:
-            raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
-        layers: list[nn.Module] = []
-        for k in range(depth):
-            layers += [BjorckLinear(in_dim if k == 0 else width, width, iters), MaxMin()]
-        self.body = nn.Sequential(*layers)
+        self.body, width, depth = _groupsort_body(in_dim, width, depth, iters)
         self.head = nn.Parameter(torch.randn(width) / width**0.5)
         self.head_bias = nn.Parameter(torch.zeros(()))
         self.in_dim, self.width, self.depth = in_dim, width, depth
@@ -699,15 +711,8 @@ class GroupSortGenerator(nn.Module):
         super().__init__()
         self.latent_dim = check_int(latent_dim, "latent_dim", 1)
         self.out_dim = check_int(out_dim, "out_dim", 1)
-        width = check_int(width, "width", 2)
-        depth = check_int(depth, "depth", 1)
-        if width % 2:
-            raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
+        self.body, width, depth = _groupsort_body(self.latent_dim, width, depth, iters)
         self.lipschitz = _check_positive(lipschitz, "lipschitz")
-        layers: list[nn.Module] = []
-        for k in range(depth):
-            layers += [BjorckLinear(self.latent_dim if k == 0 else width, width, iters), MaxMin()]
-        self.body = nn.Sequential(*layers)
         self.out = BjorckLinear(width, self.out_dim, iters)
         self.width, self.depth = width, depth
 
@@ -811,9 +816,7 @@ def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps:
     decay = float(decay)
     if not 0 <= decay <= 1:
         raise ValueError(f"decay must lie in [0, 1], got {decay}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_int(seed, "seed", 0)
     params = dict(latent=latent, steps=steps, n_critic=n_critic, critic_width=critic_width,
                   critic_depth=critic_depth, critic_iters=critic_iters, lr=lr, critic_lr=critic_lr,
                   batch_size=batch_size, decay=decay, n_eval=n_eval, seed=seed)
