@@ -8,12 +8,19 @@ saved GPU results (``artifacts/``) or in the pinned dependencies would otherwise
 outputs: this script hashes ``lib/``, ``artifacts/`` and ``pyproject.toml`` and clears the
 execution cache when the hash changes. Quick and full builds use separate output folders, hence
 separate caches. Warnings are errors (``-W``).
+
+After the build, the claim records that the chapters left in their executed outputs (see
+``gantheory.claims``) are collected into ``_build/claims.json`` and rendered as the page
+``book/checked-claims.md`` (generated, not committed); when that page changed, Sphinx runs once
+more (every chapter then comes from the cache). The build fails when a claim failed, a chapter
+recorded no claim, a not-checked claim gives no reason, or a record is from another run mode.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +28,15 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
+CLAIMS_PAGE = ROOT / "book" / "checked-claims.md"
+PLACEHOLDER = """(checked-claims)=
+# Checked claims
+
+This page is written by `tools/build_book.py` from the claims the chapters record as they run.
+"""
 
 
 def code_hash() -> str:
@@ -33,6 +48,52 @@ def code_hash() -> str:
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def chapter_docs() -> list[str]:
+    """The notebook chapters of ``_toc.yml`` (docnames such as ``notebooks/02_gram_mixtures``),
+    in book order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    return [f for f in files if f.startswith("notebooks/")]
+
+
+def _title(docname: str) -> str:
+    for line in (ROOT / f"{docname}.md").read_text().splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return docname
+
+
+def collect_claims(build_dir: Path, mode: str) -> tuple[list, str, list[str]]:
+    """(records, page source, problems) from the executed notebooks of a build."""
+    from gantheory import claims
+
+    notebooks, chapters, problems = [], {}, []
+    for doc in chapter_docs():
+        path = build_dir / "jupyter_execute" / f"{doc}.ipynb"
+        if not path.exists():
+            problems.append(f"{doc}: no executed notebook at {path}")
+            continue
+        nb = json.loads(path.read_text())
+        recs = claims.records_in_notebook(nb)
+        if not recs:
+            problems.append(f"{doc} recorded no claim")
+            continue
+        chapters[recs[0].chapter] = (doc, _title(doc))
+        notebooks.append((doc, nb))
+    records = claims.collect(notebooks)
+    problems += claims.failures(records, mode=mode)
+    return records, claims.render_page(records, chapters, mode), problems
+
+
+def _sphinx(cmd: list[str], env: dict) -> int:
+    print("+", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    rc = subprocess.call(cmd, env=env, cwd=ROOT)
+    print(f"book build finished with code {rc} in {time.perf_counter() - start:.0f} s",
+          flush=True)
+    return rc
 
 
 def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
@@ -49,19 +110,42 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
         env["GANTHEORY_QUICK"] = "1"
     else:
         env.pop("GANTHEORY_QUICK", None)
+    if not CLAIMS_PAGE.exists():
+        CLAIMS_PAGE.write_text(PLACEHOLDER)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--path-output", str(output), "-W", "--keep-going"]
     if rebuild_all:
         cmd.append("--all")  # re-read every page; executed outputs still come from the cache
-    print("+", " ".join(cmd), "(GANTHEORY_QUICK=1)" if quick else "(full sizes)", flush=True)
-    start = time.perf_counter()
-    rc = subprocess.call(cmd, env=env, cwd=ROOT)
-    print(f"book build finished with code {rc} in {time.perf_counter() - start:.0f} s")
-    if rc == 0:
-        build_dir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(digest + "\n")
-        print(f"site: {build_dir / 'html' / 'index.html'}")
-    return rc
+    print("(GANTHEORY_QUICK=1)" if quick else "(full sizes)", flush=True)
+    rc = _sphinx(cmd, env)
+    if rc != 0:
+        return rc
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
+    if quick:  # the run mode of the chapters' kernels, for checking the ledger
+        os.environ["GANTHEORY_QUICK"] = "1"
+    else:
+        os.environ.pop("GANTHEORY_QUICK", None)
+    from gantheory.config import run_mode
+
+    mode = run_mode()
+    records, page, problems = collect_claims(build_dir, mode)
+    (build_dir / "claims.json").write_text(
+        json.dumps([r.to_dict() for r in records], indent=1) + "\n")
+    n_ok = sum(r.holds for r in records)
+    n_nc = sum(r.status == "not checked" for r in records)
+    print(f"claims: {len(records)} recorded in {mode} mode, {n_ok} hold, {n_nc} not checked; "
+          f"ledger {build_dir / 'claims.json'}")
+    if CLAIMS_PAGE.read_text() != page:
+        CLAIMS_PAGE.write_text(page)
+        rc = _sphinx(cmd, env)  # the claims page changed: every chapter comes from the cache
+        if rc != 0:
+            return rc
+    if problems:
+        print("the claims ledger has problems:\n- " + "\n- ".join(problems))
+        return 1
+    print(f"site: {build_dir / 'html' / 'index.html'}")
+    return 0
 
 
 def main() -> int:
