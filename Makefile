@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   build the whole book: environment, install, execute every notebook, static site
-#   make test   run every test (lint, unit tests + coverage, notebooks, pairing, site, browser)
+#   make test   build the full book (as make book), then run every test on it (lint, unit tests +
+#               coverage, controls, claims ledger, notebooks at quick sizes, pairing, browser)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -33,8 +34,11 @@ browser:
 	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium: set GANTHEORY_CHROMIUM=/path/to/chromium"; fi
 
+# The full-size book first (same command and cache as `make book`: it fails when a claim does
+# not hold), then every test on it; nbval runs the .ipynb files at quick sizes.
 test: env browser
-	GANTHEORY_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+	$(BIN)/python tools/build_book.py
+	GANTHEORY_BOOK_BUILT=1 GANTHEORY_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=600 --cov=gantheory --cov-report=term-missing --cov-fail-under=90
 
 sync: env

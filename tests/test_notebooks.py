@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,8 +45,20 @@ def test_chapter_structure(md):
     text = md.read_text()
     assert "{prf:theorem}" in text or "{prf:proposition}" in text, f"{md.name} states no result"
     for needle in ("Learning objectives", "Prerequisites", "{prf:proof}",
-                   "{exercise}", "{solution", ":class: dropdown", "## References", "assert "):
+                   "{exercise}", "{solution", ":class: dropdown", "## References",
+                   "claims.start(", "claims.claim(", "claims.summary()"):
         assert needle in text, f"{md.name} lacks {needle!r}"
+    assert text.index("claims.summary()") < text.index("## References"), \
+        f"{md.name}: the claims box belongs at the end of the chapter, before the references"
+
+
+@pytest.mark.parametrize("md", MDS, ids=lambda p: p.stem)
+def test_results_are_checked_through_the_ledger_not_bare_asserts(md):
+    """A result goes through gantheory.claims (recorded, shown, on the Checked claims page);
+    a bare assert checks silently and vanishes from the ledger."""
+    bare = [f"{md.name}:{i + 1}: {line.strip()}" for i, line in
+            enumerate(md.read_text().splitlines()) if re.match(r"^\s*assert\b", line)]
+    assert not bare, "\n".join(bare)
 
 
 def test_colab_setup_cells_match_config():
