@@ -220,3 +220,19 @@ def test_notebook_pages_carry_launch_buttons(browser_report):
             links = report["launch"]
             assert any("mybinder" in h and h.endswith(".ipynb") for h in links), (rel, links)
             assert any("colab" in h and h.endswith(".ipynb") for h in links), (rel, links)
+
+
+def test_every_chapter_ends_with_its_claims_box_and_the_ledger_page_is_linked(site):
+    import json
+
+    records = json.loads((ROOT / "_build" / "claims.json").read_text())
+    ledger_page = (site / "book" / "checked-claims.html").read_text()
+    for md in sorted((ROOT / "notebooks").glob("*.md")):
+        page = (site / "notebooks" / md.with_suffix(".html").name).read_text()
+        assert 'class="admonition note claims-summary"' in page, md.name
+        assert "checked-claims.html" in page, md.name
+    for rec in records:
+        assert rec["id"] in ledger_page, rec["id"]
+        if rec["result"]:  # the result column links to the statement in its chapter
+            assert f'#{rec["result"]}"' in ledger_page, rec["result"]
+    assert "checked-claims.html" in (site / "book" / "preface.html").read_text()
