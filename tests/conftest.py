@@ -39,12 +39,13 @@ def reject():
         assert record.status == "failed", (
             f"control '{description}' was NOT rejected by the check of {record.id}: "
             f"{record.line()}")
-        tol = record.tolerance or 0.0
+        # the scale of the miss: the tolerance, or (a threshold with no tolerance, such as a
+        # critical value) the threshold itself
+        scale = (record.tolerance or 0.0) or abs(record.reference or 0.0)
         excess = -record.margin
         CONTROLS.append({
-            "id": record.id, "control": description, "excess": excess,
-            "tolerance": tol,
-            "ratio": (excess / tol) if tol > 0 and math.isfinite(excess) else math.inf,
+            "id": record.id, "control": description, "excess": excess, "scale": scale,
+            "ratio": (excess / scale) if scale > 0 and math.isfinite(excess) else math.inf,
         })
         return record
 
@@ -56,7 +57,9 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("controls rejected by the book's checks")
-    tr.write_line(f"{'claim':34} {'beyond tolerance':>17} {'x tolerance':>12}  control")
+    tr.write_line("how far each control lands beyond its check's tolerance; 'x scale' divides by "
+                  "the tolerance, or by the threshold when the tolerance is 0")
+    tr.write_line(f"{'claim':40} {'beyond':>10} {'x scale':>9}  control")
     for c in sorted(CONTROLS, key=lambda c: c["id"]):
         ratio = "inf" if not math.isfinite(c["ratio"]) else f"{c['ratio']:.3g}"
-        tr.write_line(f"{c['id']:34} {c['excess']:17.4g} {ratio:>12}  {c['control']}")
+        tr.write_line(f"{c['id']:40} {c['excess']:10.4g} {ratio:>9}  {c['control']}")

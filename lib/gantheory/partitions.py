@@ -23,6 +23,10 @@ Contents
 - Precision bounds: :func:`precision_upper_bound` (isoperimetry, equal-mass cells) and
   :func:`simplicial_precision` (what the simplicial cluster achieves), their first-order forms
   and a Monte Carlo check (:func:`simplicial_precision_mc`).
+- Checks for the claims ledger: :func:`precision_expansion` (second-order expansions with a
+  rigorous remainder bound, from :func:`max_gaussian_expectation`), :func:`expansion_check`,
+  :func:`agreement_check` (Bonferroni z test of a Monte Carlo table) and
+  :func:`strip_mass_mc` (Gaussian mass of a strip around a boundary).
 - Latent-geometry metrics of the paper's experiments: :func:`linear_separability`,
   :func:`convexity`, :func:`prdc` (Naeem et al. 2020).
 - Samplers: :func:`simplicial_truncation_sample` (the authors' simplicial truncation) and
@@ -69,6 +73,11 @@ __all__ = [
     "simplicial_precision",
     "simplicial_precision_first_order",
     "simplicial_precision_mc",
+    "max_gaussian_expectation",
+    "precision_expansion",
+    "expansion_check",
+    "agreement_check",
+    "strip_mass_mc",
     "linear_separability",
     "convexity",
     "prdc",
@@ -82,6 +91,10 @@ __all__ = [
     "train_toy_gan",
     "generate",
     "latent_partition",
+    "isoperimetric_check",
+    "heldout_precision_check",
+    "seed_interval",
+    "paired_difference_check",
 ]
 
 #: Largest number of cells accepted by the quadratures: the integrands vanish outside
@@ -391,6 +404,178 @@ def simplicial_precision_mc(m: int, eps: float, n: int, seed,
         kept += int(np.count_nonzero(dist >= float(e) / 2))
     p = kept / n
     return p, math.sqrt(p * (1 - p) / n)
+
+
+# --------------------------------------------------------------------------- checks (Part III)
+
+
+def max_gaussian_expectation(m: int, f: Callable[[float], float],
+                             kinks: Sequence[float] = ()) -> float:
+    """:math:`E[f(M)]` for :math:`M = \\max_{i\\le m} g_i`, ``m`` iid standard normals, by
+    quadrature.
+
+    ``f`` maps a float to a float (it is called on scalars); ``kinks`` are points where ``f`` is
+    not smooth (e.g. the zeros of ``x**3 - 3*x`` for ``abs(x**3 - 3*x)``), passed to the
+    quadrature as break points. The density of :math:`M` is :math:`m\\varphi\\Phi^{m-1}`,
+    evaluated in log form as in :func:`expected_max_gaussian`; relative accuracy about 1e-12
+    for smooth, polynomially growing ``f``. ``f = lambda x: x`` gives
+    :func:`expected_max_gaussian`.
+    """
+    m = _check_m(m, 1)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    log_m = math.log(m)
+
+    def integrand(x: float) -> float:
+        return float(f(x)) * math.exp(log_m - 0.5 * x * x - _LOG_SQRT_2PI
+                                      + (m - 1) * sp.log_ndtr(x))
+
+    mode = _max_location(m)
+    return _quad(integrand, [mode - 3, mode - 1, mode, mode + 1, mode + 3, 0.0, *kinks])
+
+
+def _phi2_abs_max(lo: float, hi: float) -> float:
+    """:math:`\\max_{[lo, hi]}|\\varphi''|`, :math:`\\varphi''(x) = (x^2-1)\\varphi(x)`: between the
+    zeros 0 and :math:`\\pm\\sqrt3` of :math:`\\varphi'''` it is monotone, so the maximum is at an
+    endpoint or at one of those zeros inside the interval."""
+    pts = [lo, hi] + [c for c in (0.0, math.sqrt(3.0), -math.sqrt(3.0)) if lo < c < hi]
+    return max(abs(x * x - 1.0) * math.exp(-0.5 * x * x - _LOG_SQRT_2PI) for x in pts)
+
+
+def precision_expansion(m: int, eps, bound: str = "simplicial") -> dict:
+    """Second-order expansion in ``eps`` of an exact precision bound, with a rigorous bound on
+    the remainder:
+
+    .. math:: \\alpha(\\varepsilon) = 1 - s\\,\\varepsilon + c\\,\\varepsilon^2 + R(\\varepsilon),
+              \\qquad |R(\\varepsilon)|\\le r(\\varepsilon).
+
+    - ``bound="upper"`` (:func:`precision_upper_bound`, :math:`m\\Phi(q-\\varepsilon/2)`,
+      :math:`q = \\Phi^{-1}(1/m)`): :math:`s = \\tfrac m2\\varphi(q)`,
+      :math:`c = -\\tfrac m8 q\\varphi(q)` and, by Taylor-Lagrange,
+      :math:`R = -\\tfrac m{48}\\varphi''(\\xi)\\varepsilon^3` for some
+      :math:`\\xi\\in[q-\\varepsilon/2, q]`, so :math:`r = \\tfrac m{48}\\varepsilon^3
+      \\max_{[q-\\varepsilon/2,q]}|\\varphi''|` (computed exactly, see :func:`_phi2_abs_max`).
+    - ``bound="simplicial"`` (:func:`simplicial_precision`): with :math:`\\delta =
+      \\varepsilon/\\sqrt2`, :math:`\\alpha = m\\int\\varphi(y+\\delta)\\Phi(y)^{m-1}dy`, so the
+      :math:`k`-th derivative in :math:`\\delta` at 0 is :math:`E[\\varphi^{(k)}(M)/\\varphi(M)]`
+      for the maximum :math:`M` of ``m`` normals: :math:`s = E M/\\sqrt2 = P_m`,
+      :math:`c = (E M^2 - 1)/4`, and since :math:`\\Phi(y)\\le\\Phi(y+\\xi)` for :math:`\\xi\\ge0`,
+      :math:`|\\alpha'''|\\le E|M^3 - 3M|`, so :math:`r = E|M^3-3M|\\,\\delta^3/6`.
+
+    Returns ``dict(slope=s, curvature=c, remainder=r)``; ``remainder`` has the shape of ``eps``
+    (a float for a scalar). The moments of :math:`M` come from
+    :func:`max_gaussian_expectation`, a code path independent of the precision quadratures.
+    """
+    m = _check_m(m)
+    e, scalar = _as_eps(eps)
+    if bound == "upper":
+        q = float(sp.ndtri(1.0 / m))
+        phi_q = math.exp(-0.5 * q * q - _LOG_SQRT_2PI)
+        rem = np.array([m / 48.0 * v ** 3 * _phi2_abs_max(q - v / 2, q) for v in e.ravel()])
+        return dict(slope=0.5 * m * phi_q, curvature=-m * q * phi_q / 8.0,
+                    remainder=_out(rem.reshape(e.shape), scalar))
+    if bound == "simplicial":
+        second = max_gaussian_expectation(m, lambda x: x * x)
+        third = max_gaussian_expectation(m, lambda x: abs(x ** 3 - 3.0 * x),
+                                         kinks=(0.0, math.sqrt(3.0), -math.sqrt(3.0)))
+        rem = third / 6.0 * (e / math.sqrt(2.0)) ** 3
+        return dict(slope=simplicial_perimeter(m), curvature=(second - 1.0) / 4.0,
+                    remainder=_out(rem, scalar))
+    raise ValueError(f"bound must be 'upper' or 'simplicial', got {bound!r}")
+
+
+def expansion_check(exact, eps, slope, curvature, remainder, *,
+                    abs_error: float = 1e-13) -> dict:
+    """The numbers of the claim "``exact`` = 1 - slope eps + curvature eps^2 up to the
+    remainder bound", for the claims ledger.
+
+    All arguments broadcast together (e.g. ``(K,)`` arrays over a table of ``m`` and ``eps``);
+    ``remainder > 0``. ``measured`` is the worst ratio
+    ``|exact - (1 - slope eps + curvature eps^2)| / remainder``, which a correct expansion with
+    a valid remainder bound keeps ``<= 1``; ``tolerance`` is ``abs_error`` (the absolute
+    quadrature and rounding error of the values) over the smallest remainder bound. Returns
+    ``dict(measured, reference=1.0, relation="<=", tolerance, basis)``.
+    """
+    x, e, s, c, r = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
+                                          for v in (exact, eps, slope, curvature, remainder)))
+    if x.size == 0:
+        raise ValueError("expansion_check needs at least one value")
+    if not (np.all(np.isfinite(r)) and np.all(r > 0)):
+        raise ValueError("remainder bounds must be finite and > 0")
+    if not (math.isfinite(abs_error) and abs_error >= 0):
+        raise ValueError(f"abs_error must be finite and >= 0, got {abs_error}")
+    ratio = np.abs(x - (1.0 - s * e + c * e ** 2)) / r
+    return dict(measured=float(np.max(ratio)), reference=1.0, relation="<=",
+                tolerance=float(abs_error / np.min(r)),
+                basis=f"Taylor-Lagrange bound on the third-order remainder over {x.size} "
+                      f"values; tolerance: absolute quadrature/rounding error {abs_error:g} "
+                      "relative to the smallest remainder bound")
+
+
+def agreement_check(estimates, ses, references, *, bias=0.0, level: float = 1e-3) -> dict:
+    """The numbers of the claim "each Monte Carlo estimate agrees with its reference", for the
+    claims ledger: a Bonferroni-corrected two-sided z test over the whole table.
+
+    ``estimates``, ``ses`` (standard errors, > 0) and ``references`` broadcast to ``(K,)``;
+    ``bias`` (>= 0, broadcast too) is a proven bound on ``|E estimate - reference|`` (e.g. the
+    O(h^2) bias of a strip of width h), removed before dividing by the standard error.
+    ``measured`` is the largest ``max(|estimate - reference| - bias, 0) / se``; the
+    ``reference`` is the normal quantile ``Phi^{-1}(1 - level / (2K))``, so that a correct
+    formula fails the whole table with probability at most ``level`` (normal approximation).
+    Returns ``dict(measured, reference, relation="<=", tolerance=0.0, basis)``.
+    """
+    est, se, ref, b = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64).ravel()
+                                            for v in (estimates, ses, references, bias)))
+    k = est.size
+    if k == 0:
+        raise ValueError("agreement_check needs at least one estimate")
+    if not (np.all(np.isfinite(se)) and np.all(se > 0)):
+        raise ValueError("standard errors must be finite and > 0")
+    if np.any(b < 0) or not np.all(np.isfinite(b)):
+        raise ValueError("bias bounds must be finite and >= 0")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    z = np.maximum(np.abs(est - ref) - b, 0.0) / se
+    crit = float(sp.ndtri(1.0 - level / (2 * k)))
+    extra = " after removing the proven bias bound" if np.any(b > 0) else ""
+    return dict(measured=float(np.max(z)), reference=crit, relation="<=", tolerance=0.0,
+                basis=f"largest |z| of {k} estimates{extra} against the Bonferroni "
+                      f"two-sided normal quantile at family level {level:g}")
+
+
+def strip_mass_mc(distance: Callable[[np.ndarray], np.ndarray], d: int, width: float, n: int,
+                  seed) -> tuple[float, float]:
+    """Monte Carlo Gaussian mass of a strip around a boundary, per unit width:
+    ``(estimate, standard error)``.
+
+    Draws ``n`` latents :math:`z\\sim N(0, I_d)` in batches, and counts those with
+    ``distance(z) <= width / 2``, where ``distance`` maps an ``(N, d)`` array to the ``(N,)``
+    distances to the boundary (e.g. ``lambda z: simplicial_cells(z, m)[1]``). Returns the
+    fraction divided by ``width`` and its binomial standard error, also divided by ``width``.
+    A ``distance`` that returns ``(N, K)`` (``K`` boundaries measured on the same draws) gives
+    ``(K,)`` arrays of estimates and standard errors.
+    As ``width -> 0`` the estimate's mean tends to the Gaussian perimeter of the boundary
+    (:prf:ref:`def-gaussian-perimeter` in the book).
+    """
+    if not callable(distance):
+        raise TypeError(f"distance must be callable, got {type(distance).__name__}")
+    d = check_int(d, "d", 1)
+    width = _check_positive(width, "width")
+    n = check_int(n, "n", 2)
+    rng = _rng(seed)
+    batch = max(1, _BATCH_ELEMENTS // d)
+    kept = None
+    for start in range(0, n, batch):
+        size = min(batch, n - start)
+        dist = np.asarray(distance(rng.standard_normal((size, d))), dtype=np.float64)
+        if dist.ndim not in (1, 2) or dist.shape[0] != size:
+            raise ValueError(f"distance must return shape ({size},) or ({size}, K), "
+                             f"got {dist.shape}")
+        counts = np.count_nonzero(dist <= width / 2, axis=0)
+        kept = counts if kept is None else kept + counts
+    p = np.asarray(kept, dtype=np.float64) / n
+    est, se = p / width, np.sqrt(p * (1 - p) / n) / width
+    return (float(est), float(se)) if p.ndim == 0 else (est, se)
 
 
 # --------------------------------------------------------------------------- latent metrics
@@ -870,6 +1055,9 @@ class TrainedToyGAN:
 
 _N_LOG = 10  # history entries of train_toy_gan
 _N_EVAL = 4096  # fixed latents for the precision in the history
+#: Number of fixed latents on which the history (and the restart criterion ``min_precision``) of
+#: :func:`train_toy_gan` measures precision.
+HISTORY_LATENTS = _N_EVAL
 #: The generator's log-gain learns this many times faster than its weights: the gain must grow
 #: from about 1 to 20-50 while the weights only turn.
 _SCALE_LR_FACTOR = 30.0
@@ -1132,3 +1320,110 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
         _cache.save(path, {"state_dict": generator.state_dict(), "history": history,
                            "train_seconds": seconds})
     return TrainedToyGAN(generator.eval(), target, history, seconds, False, path, params)
+
+
+# --------------------------------------------------------------------------- checks (chapter 7)
+# Small pure functions that return a claim's numbers as a dict (the keyword arguments
+# ``measured, reference, relation, tolerance, basis`` of :func:`gantheory.claims.claim`), so that
+# the chapter and the controls of the test suite run the same check.
+
+
+def _check_fraction(value, name: str, *, open_left: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not (0 <= value <= 1) or (open_left and value == 0):
+        raise ValueError(f"{name} must lie in {'(0' if open_left else '[0'}, 1], got {value}")
+    return value
+
+
+def isoperimetric_check(masses, n: int, eps: float, *, n_se: float = 3.0) -> dict:
+    """The isoperimetric inequality on measured latent masses, as a claim dict:
+    :math:`F(\\varepsilon)=\\sum_i\\Phi(\\Phi^{-1}(a_i)+\\varepsilon/2)\\le 1`.
+
+    ``masses`` ``(m,)``: the fractions ``a_i`` of ``n`` independent latents that the generator
+    sends to mode ``i`` (``sum <= 1``); ``eps = Delta / L >= 0``, with ``L`` the Lipschitz
+    constant the check is made at. Returns ``dict(measured=F(eps) - 1, reference=0.0,
+    relation="<=", tolerance=n_se * se, basis=...)``: ``se`` is the delta-method standard
+    error of :math:`F(\\varepsilon)` under the multinomial law of the masses,
+    :math:`\\operatorname{Var}\\approx(\\sum_i g_i^2a_i-(\\sum_i g_ia_i)^2)/n` with
+    :math:`g_i = \\partial_{a_i}F = \\varphi(x_i+\\varepsilon/2)/\\varphi(x_i)
+    = e^{-x_i\\varepsilon/2-\\varepsilon^2/8}`, :math:`x_i=\\Phi^{-1}(a_i)` (masses clipped to
+    ``[1/(2n), 1 - 1/(2n)]`` in the standard error only). The masses are the raw measured ones.
+    """
+    a = np.asarray(masses, dtype=np.float64)
+    if a.ndim != 1 or a.size < 2:
+        raise ValueError(f"masses must be a 1-d array of at least 2 fractions, got shape {a.shape}")
+    if not np.all(np.isfinite(a)) or np.any(a < 0) or a.sum() > 1 + 1e-12:
+        raise ValueError(f"masses must be fractions >= 0 with sum <= 1, got {a}")
+    n = check_int(n, "n", 1)
+    eps = float(eps)
+    if not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be finite and >= 0, got {eps}")
+    n_se = _check_positive(n_se, "n_se")
+    lhs = float(np.sum(st.norm.cdf(st.norm.ppf(np.minimum(a, 1.0)) + eps / 2))) - 1.0
+    ac = np.clip(a, 0.5 / n, 1 - 0.5 / n)
+    g = np.exp(-st.norm.ppf(ac) * eps / 2 - eps**2 / 8)
+    var = max(float(np.sum(g**2 * ac) - np.sum(g * ac) ** 2), 0.0) / n
+    se = math.sqrt(var)
+    return dict(measured=lhs, reference=0.0, relation="<=", tolerance=n_se * se,
+                basis=f"{n_se:g} delta-method standard errors of the left side, from the "
+                      f"multinomial law of the raw masses of {n} latents (se {se:.2g})")
+
+
+def heldout_precision_check(precision: float, n: int, threshold: float, n_select: int, *,
+                            n_se: float = 3.0) -> dict:
+    """A precision measured on ``n`` fresh latents against the restart threshold, as a claim dict.
+
+    :func:`train_toy_gan` with ``min_precision=threshold`` keeps a run whose precision on
+    ``n_select`` fixed latents (4096) reached ``threshold``: that selection is a training
+    policy, not a check. This check asks whether the selection was a fluke of those latents:
+    the precision ``precision`` on ``n`` new, independent latents must reach ``threshold`` within
+    ``n_se`` standard errors of the difference of two binomial estimates,
+    :math:`\\sqrt{t(1-t)(1/n_{\\mathrm{select}}+1/n)}` at :math:`t` = ``threshold``. Returns
+    ``dict(measured=precision, reference=threshold, relation=">=", tolerance=..., basis=...)``.
+    """
+    precision = _check_fraction(precision, "precision")
+    threshold = _check_fraction(threshold, "threshold", open_left=True)
+    n = check_int(n, "n", 1)
+    n_select = check_int(n_select, "n_select", 1)
+    n_se = _check_positive(n_se, "n_se")
+    se = math.sqrt(threshold * (1 - threshold) * (1 / n_select + 1 / n))
+    return dict(measured=precision, reference=threshold, relation=">=", tolerance=n_se * se,
+                basis=f"{n_se:g} binomial standard errors of the difference between the "
+                      f"selection estimate ({n_select} latents) and this fresh one ({n} "
+                      f"latents), se {se:.2g}")
+
+
+def seed_interval(values, level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval of ``values`` ``(n,)``, n >= 2
+    (one value per seed): ``t_{(1+level)/2, n-1} * s / sqrt(n)`` with ``s`` the sample standard
+    deviation (ddof 1)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"values must be a finite 1-d array of at least 2 numbers, got {x}")
+    if not (isinstance(level, float) and 0 < level < 1):
+        raise ValueError(f"level must be a float in (0, 1), got {level!r}")
+    half = float(st.t.ppf((1 + level) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return float(x.mean()), half
+
+
+def paired_difference_check(a, b, level: float = 0.95) -> dict:
+    """``mean(a - b) > 0`` over paired seeds, by a Student-t interval, as a claim dict.
+
+    ``a``, ``b`` ``(n,)``, n >= 2: one value per seed of two methods. The claim holds when the
+    mean difference exceeds the half-width of its two-sided ``level`` Student-t interval
+    (``n - 1`` degrees of freedom), that is, when the interval lies above 0. Returns
+    ``dict(measured=mean, reference=half_width, relation=">", tolerance=0.0, basis=...)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    mean, half = seed_interval(a - b, level)
+    t = float(st.t.ppf((1 + level) / 2, a.size - 1))
+    return dict(measured=mean, reference=half, relation=">", tolerance=0.0,
+                basis=f"paired difference over {a.size} seeds: its mean must exceed the "
+                      f"half-width of the {100 * level:g}% Student-t interval "
+                      f"(t = {t:.3g}, {a.size - 1} degrees of freedom), i.e. the interval "
+                      f"excludes 0")
