@@ -361,3 +361,69 @@ def test_training_with_simplicial_truncation(cache, tripod):
         pt.train_toy_gan(tripod, 3, steps=2, latent_tau=0.2)  # below 1/m
     with pytest.raises(ValueError, match="latent_dim >= m"):
         pt.train_toy_gan(tripod, 2, steps=2, latent_tau=0.5)
+
+
+# ----------------------------------------------------------------------------- chapter 7 checks
+
+
+def test_isoperimetric_check_values_and_standard_error():
+    # two half-spaces at distance eps: F(eps) = 1 exactly (equality case of the theorem)
+    eps = 0.6
+    a = np.full(2, st_norm_cdf(-eps / 2))
+    out = pt.isoperimetric_check(a, 10**6, eps)
+    assert out["relation"] == "<=" and out["reference"] == 0.0
+    assert out["measured"] == pytest.approx(0.0, abs=1e-12)
+    # the delta-method standard error against the spread of simulated multinomial masses
+    rng = np.random.default_rng(0)
+    n, masses = 5000, np.array([0.3, 0.25, 0.2])
+    sims = [pt.isoperimetric_check(rng.multinomial(n, [*masses, 0.25])[:3] / n, n, 0.4)
+            for _ in range(400)]
+    spread = np.std([s["measured"] for s in sims])
+    assert np.mean([s["tolerance"] for s in sims]) / 3 == pytest.approx(spread, rel=0.15)
+    # an empty mode contributes nothing and keeps the standard error finite
+    out = pt.isoperimetric_check([0.5, 0.3, 0.0], 1000, 0.2)
+    assert math.isfinite(out["tolerance"]) and out["tolerance"] > 0
+    with pytest.raises(ValueError, match="sum <= 1"):
+        pt.isoperimetric_check([0.6, 0.6], 100, 0.1)
+    with pytest.raises(ValueError, match="eps"):
+        pt.isoperimetric_check([0.3, 0.3], 100, -0.1)
+    with pytest.raises(ValueError, match="1-d"):
+        pt.isoperimetric_check([0.3], 100, 0.1)
+
+
+def st_norm_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def test_heldout_precision_check():
+    out = pt.heldout_precision_check(0.80, 200_000, 0.81, 4096)
+    se = math.sqrt(0.81 * 0.19 * (1 / 4096 + 1 / 200_000))
+    assert out["tolerance"] == pytest.approx(3 * se)
+    assert out["relation"] == ">=" and out["reference"] == 0.81
+    from gantheory import claims
+    led = claims.Ledger("ch07", mode="quick")
+    assert led.evaluate("ch07-x-y", statement="t", **out).holds
+    # a selection fluke: fresh precision far below the threshold is rejected
+    bad = pt.heldout_precision_check(0.70, 200_000, 0.81, 4096)
+    assert not led.evaluate("ch07-x-y", statement="t", **bad).holds
+    with pytest.raises(ValueError, match="threshold"):
+        pt.heldout_precision_check(0.8, 10, 0.0, 10)
+    with pytest.raises(ValueError, match="precision"):
+        pt.heldout_precision_check(1.2, 10, 0.5, 10)
+
+
+def test_seed_interval_and_paired_difference_check():
+    mean, half = pt.seed_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302652729749464 * 1.0 / math.sqrt(3))
+    from gantheory import claims
+    led = claims.Ledger("ch07", mode="quick")
+    clear = pt.paired_difference_check([0.9, 0.88, 0.91], [0.8, 0.79, 0.82])
+    assert clear["relation"] == ">" and led.evaluate("ch07-x-y", statement="t", **clear).holds
+    noisy = pt.paired_difference_check([0.877, 0.85, 0.90], [0.864, 0.88, 0.85])
+    assert not led.evaluate("ch07-x-y", statement="t", **noisy).holds
+    same = pt.paired_difference_check([0.5, 0.6], [0.5, 0.6])  # zero difference never holds
+    assert not led.evaluate("ch07-x-y", statement="t", **same).holds
+    with pytest.raises(ValueError, match="same shape"):
+        pt.paired_difference_check([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        pt.seed_interval([1.0])
