@@ -343,3 +343,55 @@ def test_poincare_for_spectrally_normalized_network():
     y = conc.network_outputs(net, conc.gaussian_samples(3000, 32, seed=1))
     for s, se in conc.observable_spreads(y, conc.lipschitz_observables(64)).values():
         assert s - 4 * se <= upper
+
+
+# ----------------------------------------------------------------------------- claim checks
+
+
+def test_spread_bound_and_law_checks():
+    out = conc.spread_bound_check([0.9, 1.01], [0.01, 0.01], 1.0, z=4.0)
+    assert set(out) == {"measured", "reference", "relation", "tolerance", "basis"}
+    assert out["measured"] == pytest.approx(1.0) and out["tolerance"] == 4.0
+    assert out["relation"] == "<=" and out["reference"] == 0.0
+    per_bound = conc.spread_bound_check([0.5, 2.0], [0.1, 0.1], [1.0, 3.0])
+    assert per_bound["measured"] == pytest.approx(-5.0)
+    law = conc.spread_law_check([0.7, 0.75], [0.01, 0.01], [0.71, 0.70])
+    assert law["measured"] == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="same"):
+        conc.spread_bound_check([1.0, 1.0], [0.1], 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        conc.spread_bound_check([1.0], [0.0], 1.0)
+    with pytest.raises(ValueError, match="z"):
+        conc.spread_law_check([1.0], [0.1], 1.0, z=-1)
+
+
+def test_tail_bound_check_accepts_gaussian_and_rejects_heavy_tails():
+    t = np.linspace(0, 6, 61)
+    z = conc.gaussian_samples(2000, 1, seed=0)[:, 0]
+    p_min, count = conc.tail_bound_pvalue([z, 2 * z[::-1]], t)
+    assert count == 2 * int(np.sum(conc.gaussian_tail_bound(t) < 1))
+    holds = conc.tail_bound_check(z, t)
+    assert holds["relation"] == ">=" and holds["measured"] >= holds["reference"]
+    assert holds["reference"] == pytest.approx(0.01 / np.sum(conc.gaussian_tail_bound(t) < 1))
+    assert p_min < 1e-6  # 2 z is 2-Lipschitz: its tails exceed the bound for 1-Lipschitz maps
+    assert conc.tail_bound_check(2 * z, t, lipschitz=2.0)["measured"] > 0.01
+    heavy = conc.tail_bound_check(conc.student_t_samples(2000, 1, 3, seed=1)[:, 0] * 3, t,
+                                  expect="violated")
+    assert heavy["relation"] == "<=" and heavy["measured"] <= heavy["reference"]
+    with pytest.raises(ValueError, match="expect"):
+        conc.tail_bound_check(z, t, expect="maybe")
+    with pytest.raises(ValueError, match="bound is 1"):
+        conc.tail_bound_pvalue(z, [0.0, 0.5])
+
+
+def test_spread_decrease_and_growth_checks():
+    dec = conc.spread_decrease_check(1.0, 0.03, 0.8, 0.04)
+    assert dec["measured"] == pytest.approx(4.0) and dec["relation"] == ">="
+    lo = conc.gaussian_samples(1000, 1, seed=2)[:, 0]
+    hi = 3 * conc.gaussian_samples(1000, 1, seed=3)[:, 0]
+    grow = conc.spread_growth_check(lo, hi)
+    assert grow["measured"] > grow["reference"] > 0
+    same = conc.spread_growth_check(lo, conc.gaussian_samples(1000, 1, seed=4)[:, 0])
+    assert same["measured"] < same["reference"]
+    with pytest.raises(ValueError, match="batches"):
+        conc.spread_growth_check(lo[:10], hi[:10])

@@ -252,6 +252,58 @@ def test_spike_validation():
 # ----------------------------------------------------------------------------- distances etc.
 
 
+def test_ks_check_drops_the_atom_and_uses_the_critical_value_for_the_nonzero_part():
+    import scipy.stats as st
+
+    grid = np.linspace(0, 1, 101)
+    uniform = np.ones(101)
+    pts = (np.arange(400) + 0.5) / 400
+    with_atom = np.r_[np.zeros(600), 1e-13 * np.ones(3), pts]  # rounding noise in the atom
+    out = rmt.ks_check(with_atom, 0.4 * uniform, x=grid, mass=0.4, level=0.05)
+    assert set(out) == {"measured", "reference", "relation", "tolerance", "basis"}
+    assert out["measured"] < 2e-3 and out["reference"] == 0.0 and out["relation"] == "<="
+    assert out["tolerance"] == pytest.approx(st.kstwo.ppf(0.95, 400))  # m = 400, not 1003
+    assert "m = 400" in out["basis"]
+    # the same statistic from a CDF; a shifted law misses by its shift
+    assert rmt.ks_check(with_atom, cdf=lambda t: np.clip(t, 0, 1))["measured"] < 2e-3
+    shifted = rmt.ks_check(with_atom, cdf=lambda t: np.clip(t - 0.2, 0, 1))
+    assert shifted["measured"] == pytest.approx(0.2, abs=3e-3)
+    # the diluted statistic over all eigenvalues would be 0.4 times smaller
+    assert rmt.ks_against_density(np.r_[np.zeros(600), pts + 0.2], grid, 0.4 * uniform,
+                                  atom=0.6) == pytest.approx(0.4 * 0.2, abs=3e-3)
+    two = rmt.ks_check(with_atom, sample=np.r_[np.zeros(10), pts[::2]])
+    assert two["measured"] < 0.01
+    assert two["tolerance"] == pytest.approx(
+        st.kstwobign.ppf(0.99) * np.sqrt((400 + 200) / (400 * 200)))
+    with pytest.raises(ValueError, match="mass"):
+        rmt.ks_check(pts, 0.4 * uniform, x=grid, mass=1.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        rmt.ks_check(pts)
+    with pytest.raises(ValueError, match="exactly one"):
+        rmt.ks_check(pts, uniform, x=grid, cdf=lambda t: t)
+    with pytest.raises(ValueError, match="together"):
+        rmt.ks_check(pts, uniform)
+    with pytest.raises(ValueError, match="level"):
+        rmt.ks_check(pts, uniform, x=grid, level=1.0)
+    with pytest.raises(ValueError, match="non-zero"):
+        rmt.ks_check(np.r_[np.zeros(10), 1.0], uniform, x=grid)
+    with pytest.raises(ValueError, match="finite"):
+        rmt.ks_check(np.r_[pts, np.nan], uniform, x=grid)
+
+
+def test_ks_check_rejects_marchenko_pastur_with_the_wrong_ratio():
+    p, n = 200, 600
+    x = np.random.default_rng(3).standard_normal((n, p))
+    eigs = np.linalg.eigvalsh(rmt.gram(x))
+    grid = rmt.spectrum_grid(8.0, 1500)
+    right = rmt.ks_check(eigs, rmt.gram_spectral_density(grid, [np.ones(p)], [1.0], n), x=grid,
+                         mass=p / n)
+    assert right["measured"] <= right["tolerance"] / 3
+    wrong = rmt.ks_check(eigs, rmt.gram_spectral_density(grid, [np.ones(p)], [1.0], 2 * n),
+                         x=grid)
+    assert wrong["measured"] > 2 * wrong["tolerance"]
+
+
 def test_ks_distances():
     a = np.random.default_rng(0).standard_normal(500)
     assert rmt.ks_distance(a, a) == 0.0
@@ -400,3 +452,71 @@ def test_resampled_draw_has_the_sample_covariance_law():
         covs.append(np.cov(d[:400], rowvar=False))
     np.testing.assert_allclose(np.diag(np.mean(covs, axis=0)), np.diag(sur.covariances[0]),
                                rtol=0.25)
+
+
+def test_marchenko_pastur_smoothed_density_matches_the_solver():
+    p, n = 100, 250
+    x = np.linspace(0.01, 6.0, 400)  # the solver sets the density to 0 at t <= 0
+    solver = rmt.gram_spectral_density(x, [np.ones(p)], [1.0], n, eta=1e-4)
+    closed = rmt.marchenko_pastur_density(x * p / n, p / n, eta=1e-4) * (p / n) ** 2
+    np.testing.assert_allclose(solver, closed, atol=1e-7)
+    inside = np.linspace(0.3, 2.5, 9)
+    np.testing.assert_allclose(rmt.marchenko_pastur_density(inside, 0.4, eta=1e-10),
+                               rmt.marchenko_pastur_density(inside, 0.4), rtol=1e-6)
+    with pytest.raises(ValueError, match="eta"):
+        rmt.marchenko_pastur_density(inside, 0.4, eta=-1.0)
+
+
+def test_replicate_check_one_and_two_samples():
+    import scipy.stats as st
+
+    rng = np.random.default_rng(0)
+    sim = 1.0 + 0.1 * rng.standard_normal((6, 3))
+    one = rmt.replicate_check(sim, [1.0, 1.0, 1.0])
+    assert one["tolerance"] == pytest.approx(st.t.ppf(1 - 0.01 / 6, 5))
+    assert one["measured"] <= one["tolerance"]
+    t_stat = (sim.mean(0) - 1.0) / (sim.std(0, ddof=1) / np.sqrt(6))
+    assert one["measured"] == pytest.approx(np.abs(t_stat).max())
+    assert rmt.replicate_check(sim, [1.3, 1.0, 1.0])["measured"] > one["tolerance"]
+    two = rmt.replicate_check(sim, 1.0 + 0.1 * rng.standard_normal((4, 3)))
+    assert two["tolerance"] == pytest.approx(st.t.ppf(1 - 0.01 / 6, 3))
+    with pytest.raises(ValueError, match="reference"):
+        rmt.replicate_check(sim, [1.0, 1.0])
+    with pytest.raises(ValueError, match="vary"):
+        rmt.replicate_check(np.ones((3, 2)), [1.0, 1.0])
+    with pytest.raises(ValueError, match="R >= 2"):
+        rmt.replicate_check(sim[:1], [1.0, 1.0, 1.0])
+
+
+def test_edge_check_on_gaussian_data():
+    p, n = 200, 600
+    x = np.random.default_rng(1).standard_normal((n, p))
+    edge = (n / p) * (1 + np.sqrt(p / n)) ** 2
+    eigs = np.linalg.eigvalsh(rmt.gram(x))
+    inside = rmt.edge_check(eigs, edge, lipschitz=1 / np.sqrt(p))
+    assert inside["measured"] <= inside["reference"]
+    assert inside["reference"] == pytest.approx(np.sqrt(edge) + np.sqrt(2 * np.log(100) / p))
+    outside = rmt.edge_check(eigs, edge, lipschitz=1 / np.sqrt(p), expect="outside")
+    assert outside["relation"] == ">=" and outside["measured"] < outside["reference"]
+    with pytest.raises(ValueError, match="expect"):
+        rmt.edge_check(eigs, edge, lipschitz=0.1, expect="near")
+    with pytest.raises(ValueError, match="edge"):
+        rmt.edge_check(eigs, -1.0, lipschitz=0.1)
+
+
+def test_null_alignment_check_is_the_beta_quantile():
+    import scipy.stats as st
+
+    rng = np.random.default_rng(2)
+    n, k = 500, 2
+    v = rng.standard_normal((n, 20))
+    v /= np.linalg.norm(v, axis=0)
+    align = np.sum(v[:k] ** 2, axis=0)  # projection on the first k coordinates
+    out = rmt.null_alignment_check(align, n, k)
+    assert out["reference"] == pytest.approx(st.beta.isf(0.01 / 20, 1, 249))
+    assert out["measured"] <= out["reference"]
+    assert rmt.null_alignment_check([0.5], n, k)["measured"] > out["reference"]
+    with pytest.raises(ValueError, match="k must be below n"):
+        rmt.null_alignment_check(align, 2, 2)
+    with pytest.raises(ValueError, match="alignments"):
+        rmt.null_alignment_check([1.5], n, k)

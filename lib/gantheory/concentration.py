@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -55,6 +56,12 @@ __all__ = [
     "network_outputs",
     "random_mlp",
     "random_convnet",
+    "spread_bound_check",
+    "spread_law_check",
+    "tail_bound_pvalue",
+    "tail_bound_check",
+    "spread_decrease_check",
+    "spread_growth_check",
 ]
 
 
@@ -542,6 +549,12 @@ def jacobian_norms(net: nn.Module, inputs, *, n_iter: int = 60, seed: int = 0) -
     _, vjp_fn = torch.func.vjp(net, xt)
     sigma = torch.zeros(xt.shape[0], dtype=torch.float64)
     v = unit(v)
+    with warnings.catch_warnings():
+        # the first forward-mode call imports torch's jvp decompositions, which use the
+        # deprecated torch.jit.script internally (a FutureWarning about torch, not about us)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
+                                category=FutureWarning)
+        torch.func.jvp(net, (xt[:1],), (v[:1],))
     for _ in range(n_iter):
         jv = torch.func.jvp(net, (xt,), (v,))[1]
         sigma = torch.maximum(sigma, jv.flatten(1).norm(dim=1))
@@ -550,3 +563,170 @@ def jacobian_norms(net: nn.Module, inputs, *, n_iter: int = 60, seed: int = 0) -
             break
         v = unit(w)
     return sigma.detach().numpy()
+
+
+# --------------------------------------------------------------------------- checks (claims)
+
+
+def _paired(spreads, stderrs, name_ref, ref) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = np.atleast_1d(np.asarray(spreads, dtype=np.float64))
+    se = np.atleast_1d(np.asarray(stderrs, dtype=np.float64))
+    r = np.broadcast_to(np.asarray(ref, dtype=np.float64), s.shape)
+    if s.ndim != 1 or s.size == 0 or se.shape != s.shape:
+        raise ValueError("spreads and stderrs must be 1-D arrays of the same non-zero length")
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(se)) and np.all(np.isfinite(r))):
+        raise ValueError(f"spreads, stderrs and {name_ref} must be finite")
+    if np.any(se <= 0):
+        raise ValueError("stderrs must be positive (a constant observable has no error bar)")
+    return s, se, r
+
+
+def _check_z(z) -> float:
+    z = float(z)
+    if not math.isfinite(z) or z <= 0:
+        raise ValueError(f"z must be a positive number of standard errors, got {z}")
+    return z
+
+
+def spread_bound_check(spreads, stderrs, bounds=1.0, *, z: float = 4.0) -> dict:
+    """Claim numbers for "every spread is at most its Lipschitz bound", up to Monte Carlo error.
+
+    ``spreads`` ``(m,)`` are standard deviations of observables, ``stderrs`` ``(m,)`` their
+    standard errors (:func:`spread_with_error`), ``bounds`` the bound each must obey (a scalar
+    or ``(m,)``: ``L`` for an ``L``-Lipschitz observable of :math:`\\mathcal N(0, I)`, by the
+    Poincare inequality). The measured value is the largest standardized excess
+    :math:`\\max_j (s_j - L_j)/\\mathrm{se}_j`; the claim is that it is at most ``z`` (a
+    one-sided test at ``z`` standard errors per spread). An observable that attains the bound
+    (a projection, of variance exactly 1) sits at 0 on this scale, so the check is tight.
+    Returns the keywords ``measured, reference, relation, tolerance, basis`` of
+    :func:`gantheory.claims.claim`.
+    """
+    s, se, r = _paired(spreads, stderrs, "bounds", bounds)
+    z = _check_z(z)
+    one_sided = 0.5 * math.erfc(z / math.sqrt(2))
+    return dict(measured=float(np.max((s - r) / se)), reference=0.0, relation="<=",
+                tolerance=z,
+                basis=f"{z:g} standard errors of each of the {s.size} spreads (one-sided "
+                      f"false alarm {one_sided:.1g} each for an approximately normal "
+                      "sample standard deviation)")
+
+
+def spread_law_check(spreads, stderrs, exact, *, z: float = 4.0) -> dict:
+    """Claim numbers for "the spreads equal their exact values" (e.g. the standard deviation of
+    a :math:`\\chi_d` law), within ``z`` standard errors: measured
+    :math:`\\max_j |s_j - \\sigma_j|/\\mathrm{se}_j`, reference 0, tolerance ``z``. Arguments
+    as in :func:`spread_bound_check`, ``exact`` a scalar or ``(m,)``."""
+    s, se, r = _paired(spreads, stderrs, "exact", exact)
+    z = _check_z(z)
+    two_sided = math.erfc(z / math.sqrt(2))
+    return dict(measured=float(np.max(np.abs(s - r) / se)), reference=0.0, relation="<=",
+                tolerance=z,
+                basis=f"{z:g} standard errors of each of the {s.size} spreads (two-sided "
+                      f"false alarm {two_sided:.1g} each)")
+
+
+def tail_bound_pvalue(values, t, *, lipschitz: float = 1.0) -> tuple[float, int]:
+    """Smallest exact binomial p-value of the empirical tails against the Gaussian bound.
+
+    ``values`` is one array ``(N,)`` of observations ``f(x_1..x_N)`` or a sequence of them
+    (several observables); ``t`` ``(g,)`` the thresholds. For each observable and threshold,
+    the number ``k`` of samples with :math:`|f-\\bar f|\\ge t` is, if the bound
+    :math:`b(t)=\\min(1, 2e^{-t^2/(2L^2)})` holds, stochastically at most Binomial(``N``,
+    ``b(t)``); its p-value is :math:`\\mathbb P(\\mathrm{Bin}(N, b)\\ge k)`. Returns the smallest
+    p-value and the number of (observable, threshold) pairs tested (thresholds where the bound
+    is 1 cannot be exceeded and are not counted). Centring at the sample mean instead of
+    :math:`\\mathbb E f` shifts ``t`` by :math:`O(L/\\sqrt N)`.
+    """
+    import scipy.stats as st
+
+    groups = [values] if np.ndim(values) == 1 else list(values)
+    if not groups:
+        raise ValueError("values must hold at least one array of observations")
+    t = np.asarray(t, dtype=np.float64)
+    bound = gaussian_tail_bound(t, lipschitz)
+    live = bound < 1.0
+    if not np.any(live):
+        raise ValueError("the bound is 1 at every threshold: take larger thresholds")
+    p_min, count = 1.0, 0
+    for v in groups:
+        v = _as_values(v)
+        k = np.round(tail_probabilities(v, t[live]) * v.size)
+        p = st.binom.sf(k - 1, v.size, bound[live])
+        p_min = min(p_min, float(p.min()))
+        count += int(live.sum())
+    return p_min, count
+
+
+def tail_bound_check(values, t, *, lipschitz: float = 1.0, level: float = 0.01,
+                     expect: str = "holds") -> dict:
+    """Claim numbers for the Gaussian concentration bound on empirical tails.
+
+    ``expect="holds"`` (Gaussian data): the smallest binomial p-value of
+    :func:`tail_bound_pvalue` is at least ``level`` divided by the number of tests (Bonferroni,
+    so the claim holds with probability at least ``1 - level`` when the bound does).
+    ``expect="violated"`` (a counter-example): the smallest p-value is at most that threshold,
+    i.e. the tails exceed the bound significantly. Returns the keywords of
+    :func:`gantheory.claims.claim`.
+    """
+    level = float(level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if expect not in ("holds", "violated"):
+        raise ValueError(f"expect must be 'holds' or 'violated', got {expect!r}")
+    p_min, count = tail_bound_pvalue(values, t, lipschitz=lipschitz)
+    basis = (f"exact binomial tail test of the counts above each threshold, Bonferroni over "
+             f"{count} (observable, threshold) pairs at level {level:g}")
+    return dict(measured=p_min, reference=level / count,
+                relation=">=" if expect == "holds" else "<=", tolerance=0.0, basis=basis)
+
+
+def spread_decrease_check(first, first_se, last, last_se, *, z: float = 4.0) -> dict:
+    """Claim numbers for "the spread decreased from ``first`` to ``last``" (two independent
+    estimates with standard errors): measured :math:`(s_1 - s_2)/\\sqrt{se_1^2 + se_2^2}`, at
+    least ``z`` (a one-sided test at ``z`` standard errors). Returns the keywords of
+    :func:`gantheory.claims.claim`."""
+    s, se, _ = _paired([first, last], [first_se, last_se], "spreads", 0.0)
+    z = _check_z(z)
+    return dict(measured=float((s[0] - s[1]) / math.hypot(se[0], se[1])), reference=z,
+                relation=">=", tolerance=0.0,
+                basis=f"one-sided test at {z:g} standard errors of the difference of two "
+                      "independent spreads")
+
+
+def spread_growth_check(values_first, values_last, *, batches: int = 10,
+                        level: float = 0.01) -> dict:
+    """Claim numbers for "the spread of an observable grows from the first to the last
+    dimension", valid for heavy-tailed values.
+
+    ``values_first`` and ``values_last`` ``(N,)`` are independent observations of the
+    observable at two dimensions. Each is split into ``batches`` consecutive batches; the
+    log-ratios :math:`\\log(s_{last,b}/s_{first,b})` of the batch standard deviations are
+    independent with finite variance (a sample standard deviation has finite variance as soon
+    as the values have a finite second moment, even when the fourth moment, which the delta
+    method of :func:`spread_with_error` needs, is infinite). The measured value is their
+    one-sample t statistic; the claim is that it is at least Student's one-sided critical value
+    at ``level`` with ``batches - 1`` degrees of freedom. Returns the keywords of
+    :func:`gantheory.claims.claim`.
+    """
+    import scipy.stats as st
+
+    a, b = _as_values(values_first, "values_first"), _as_values(values_last, "values_last")
+    batches = _check_int(batches, "batches", 2)
+    if min(a.size, b.size) < 2 * batches:
+        raise ValueError(f"need at least {2 * batches} values per dimension for {batches} "
+                         "batches")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    sa = np.array([np.std(c, ddof=1) for c in np.array_split(a, batches)])
+    sb = np.array([np.std(c, ddof=1) for c in np.array_split(b, batches)])
+    if np.any(sa <= 0) or np.any(sb <= 0):
+        raise ValueError("a batch of values is constant")
+    logs = np.log(sb / sa)
+    sd = float(np.std(logs, ddof=1))
+    if sd == 0:
+        raise ValueError("the batch log-ratios do not vary")
+    crit = float(st.t.ppf(1 - level, batches - 1))
+    return dict(measured=float(logs.mean() / (sd / math.sqrt(batches))), reference=crit,
+                relation=">=", tolerance=0.0,
+                basis=f"one-sided t test at level {level:g} on the log-ratios of the spreads "
+                      f"over {batches} batches ({batches - 1} degrees of freedom)")

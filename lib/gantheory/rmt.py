@@ -52,6 +52,9 @@ __all__ = [
     "ks_distance",
     "ks_against_density",
     "ks_check",
+    "replicate_check",
+    "edge_check",
+    "null_alignment_check",
     "top_eigenvectors",
     "indicator_alignment",
     "spectral_clustering",
@@ -115,15 +118,29 @@ def gram(features) -> np.ndarray:
     return x @ x.T / x.shape[1]
 
 
-def marchenko_pastur_density(x, ratio: float, variance: float = 1.0) -> np.ndarray:
+def marchenko_pastur_density(x, ratio: float, variance: float = 1.0, *,
+                             eta: float = 0.0) -> np.ndarray:
     """Closed-form Marchenko-Pastur density of :math:`S = XX^\\top/n` for i.i.d. entries.
 
     ``ratio`` is :math:`p/n \\in (0, 1]`, ``variance`` the entries' variance; the law is supported
     on :math:`\\sigma^2(1\\pm\\sqrt{ratio})^2`. Used to test :func:`gram_spectral_density`.
+    With ``eta > 0``, returns instead :math:`\\operatorname{Im} m(x + i\\eta)/\\pi`, the density
+    smoothed by a Cauchy kernel of width ``eta``, from the closed-form Stieltjes transform (the
+    root with positive imaginary part of :math:`\\sigma^2\\gamma z m^2 - (\\sigma^2(1-\\gamma) - z)m
+    + 1 = 0`): what :func:`gram_spectral_density` computes at the same ``eta``.
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    if not math.isfinite(eta) or eta < 0:
+        raise ValueError(f"eta must be finite and >= 0, got {eta}")
     x = np.asarray(x, dtype=np.float64)
+    if eta > 0:
+        z = x + 1j * eta
+        a2, b1 = variance * ratio * z, variance * (1 - ratio) - z
+        root = np.sqrt(b1 * b1 - 4 * a2)
+        m = np.where(((b1 + root) / (2 * a2)).imag > 0, (b1 + root) / (2 * a2),
+                     (b1 - root) / (2 * a2))
+        return np.maximum(m.imag, 0.0) / math.pi
     a, b = variance * (1 - math.sqrt(ratio)) ** 2, variance * (1 + math.sqrt(ratio)) ** 2
     inside = (x > a) & (x < b)
     out = np.zeros_like(x)
@@ -695,6 +712,109 @@ def ks_check(eigenvalues, density=None, *, x=None, cdf=None, sample=None, level:
              "against the law's continuous part renormalized (atom at 0 dropped; exact for "
              "i.i.d. draws, eigenvalues fluctuate less)")
     return dict(measured=stat, reference=0.0, relation="<=", tolerance=crit, basis=basis)
+
+
+def replicate_check(simulated, reference, *, level: float = 0.01) -> dict:
+    """Claim numbers for "replicated simulations agree with a reference", by Student's t.
+
+    ``simulated`` ``(R, m)``: ``R >= 2`` independent replicates (seeds) of ``m`` quantities
+    (e.g. a top eigenvalue at ``m`` signal strengths). ``reference`` is either ``(m,)``, the
+    theory's values (one-sample t statistics :math:`(\\bar s_j - r_j)/(\\mathrm{sd}_j/\\sqrt R)`,
+    ``R - 1`` degrees of freedom), or ``(R2, m)``, replicates of a second simulation (Welch's
+    statistics, with the conservative ``min(R, R2) - 1`` degrees of freedom). The measured
+    value is the largest ``|t_j|``; the tolerance is Student's two-sided critical value at
+    ``level`` with a Bonferroni correction over the ``m`` quantities. Finite-size biases of
+    order ``1/n`` are not in the tolerance: they are small next to fluctuations of order
+    :math:`n^{-1/2}` over a handful of replicates. Returns the keywords of
+    :func:`gantheory.claims.claim`.
+    """
+    a = np.asarray(simulated, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1 or not np.all(np.isfinite(a)):
+        raise ValueError(f"simulated must be a finite (R, m) array with R >= 2, got {a.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    shape_ok = ref.shape == (a.shape[1],) or (ref.ndim == 2 and ref.shape[1] == a.shape[1]
+                                              and ref.shape[0] >= 2)
+    if not shape_ok or not np.all(np.isfinite(ref)):
+        raise ValueError(f"reference must be finite, of shape ({a.shape[1]},) or "
+                         f"(R2 >= 2, {a.shape[1]}), got {ref.shape}")
+    r, m = a.shape
+    var_a = a.var(axis=0, ddof=1) / r
+    if ref.ndim == 1:
+        se, diff, df = np.sqrt(var_a), a.mean(axis=0) - ref, r - 1
+        what = f"one-sample t over {r} replicates"
+    else:
+        se = np.sqrt(var_a + ref.var(axis=0, ddof=1) / ref.shape[0])
+        diff, df = a.mean(axis=0) - ref.mean(axis=0), min(r, ref.shape[0]) - 1
+        what = f"Welch t, {r} and {ref.shape[0]} replicates, {df} degrees of freedom"
+    if np.any(se <= 0):
+        raise ValueError("the replicates do not vary: no standard error")
+    crit = float(st.t.ppf(1 - level / (2 * m), df))
+    return dict(measured=float(np.max(np.abs(diff) / se)), reference=0.0, relation="<=",
+                tolerance=crit,
+                basis=f"Student's critical value ({what}) at level {level:g}, Bonferroni over "
+                      f"{m} quantities")
+
+
+def edge_check(eigenvalues, edge: float, *, lipschitz: float, level: float = 0.01,
+               expect: str = "inside") -> dict:
+    """Claim numbers for the largest eigenvalue of :math:`G` against the predicted right edge.
+
+    For Gaussian data :math:`X = DZ` (``D`` fixed, ``Z`` standard Gaussian), the map
+    :math:`Z \\mapsto \\sqrt{\\lambda_{\\max}(G)} = s_{\\max}(X)/\\sqrt p` is
+    ``lipschitz``-Lipschitz with ``lipschitz`` :math:`= \\|D\\|/\\sqrt p` (the largest class
+    standard deviation over :math:`\\sqrt p`), so by Gaussian concentration it exceeds its mean by
+    :math:`t_\\alpha = L\\sqrt{2\\log(1/\\alpha)}` with probability at most ``level`` = α. Its mean
+    is :math:`\\sqrt{\\text{edge}}` up to :math:`O(n^{-2/3})` (the Tracy-Widom mean is negative,
+    so at finite size it lies below). The reference is :math:`\\sqrt{\\text{edge}} + t_\\alpha`;
+    the measured value is :math:`\\sqrt{\\lambda_{\\max}}`. ``expect="inside"``: it is at most
+    the reference; ``expect="outside"`` (data that are not concentrated): it is at least the
+    reference, beyond anything Gaussian data with those covariances produce at this level.
+    Returns the keywords of :func:`gantheory.claims.claim`.
+    """
+    e = np.asarray(eigenvalues, dtype=np.float64)
+    if e.ndim != 1 or e.size == 0 or not np.all(np.isfinite(e)):
+        raise ValueError("eigenvalues must be a non-empty finite 1-D array")
+    for name, v in (("edge", edge), ("lipschitz", lipschitz)):
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be positive, got {v}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if expect not in ("inside", "outside"):
+        raise ValueError(f"expect must be 'inside' or 'outside', got {expect!r}")
+    t_alpha = lipschitz * math.sqrt(2 * math.log(1 / level))
+    return dict(measured=float(math.sqrt(max(e.max(), 0.0))),
+                reference=math.sqrt(edge) + t_alpha,
+                relation="<=" if expect == "inside" else ">=", tolerance=0.0,
+                basis=f"Gaussian concentration of sqrt(lambda_max), {lipschitz:.3g}-Lipschitz: "
+                      f"sqrt(edge) + {t_alpha:.3g} at level {level:g}")
+
+
+def null_alignment_check(alignments, n: int, k: int, *, level: float = 0.01) -> dict:
+    """Claim numbers for "the eigenvectors carry no information about the classes".
+
+    ``alignments`` ``(R,)``: squared norms of the projections of ``R`` unit eigenvectors of
+    :math:`\\mathbb R^n` on the ``k``-dimensional span of the class indicators
+    (:func:`indicator_alignment`). For a direction independent of the classes (uniform on the
+    sphere) that squared norm is Beta(k/2, (n-k)/2), of mean k/n. The measured value is the
+    largest alignment; the reference is the Beta quantile at ``1 - level / R`` (Bonferroni over
+    the ``R`` eigenvectors). Returns the keywords of :func:`gantheory.claims.claim`.
+    """
+    a = np.atleast_1d(np.asarray(alignments, dtype=np.float64))
+    n, k = check_int(n, "n", 2), check_int(k, "k", 1)
+    if k >= n:
+        raise ValueError(f"k must be below n, got k = {k}, n = {n}")
+    if (a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < -1e-12)
+            or np.any(a > 1 + 1e-12)):
+        raise ValueError("alignments must be a non-empty 1-D array of numbers in [0, 1]")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    q = float(st.beta.isf(level / a.size, k / 2, (n - k) / 2))
+    return dict(measured=float(a.max()), reference=q, relation="<=", tolerance=0.0,
+                basis=f"quantile of Beta({k}/2, ({n}-{k})/2), the squared projection of a "
+                      f"uniform direction on a {k}-dimensional span, at level {level:g} "
+                      f"(Bonferroni over {a.size} eigenvectors)")
 
 
 # --------------------------------------------------------------------------- eigenvectors
