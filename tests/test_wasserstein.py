@@ -528,3 +528,118 @@ def test_positive_parameters_are_checked_like_in_partitions():
         with pytest.raises(err, match="spacing"):
             mode_centres(3, 2, spacing=bad)
     assert optimal_cost_1d([0.0, 1.0], np.float32(4.0)) == pytest.approx(1 / 16)
+
+
+# ------------------------------------------------------------------ checks of the chapters' claims
+
+def test_loglog_slope_matches_linregress_and_validates():
+    from scipy import stats
+
+    from gantheory.wasserstein import loglog_slope
+
+    rng = np.random.default_rng(0)
+    n = np.repeat([10, 20, 40, 80], 3)
+    y = 2.0 * n**-0.5 * np.exp(0.05 * rng.standard_normal(n.size))
+    slope, se, df = loglog_slope(n, y)
+    ref = stats.linregress(np.log(n), np.log(y))
+    assert slope == pytest.approx(ref.slope, abs=1e-12) and se == pytest.approx(ref.stderr)
+    assert df == n.size - 2
+    assert loglog_slope([1, 2, 4], [1, 0.5, 0.25])[0] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="distinct"):
+        loglog_slope([3, 3, 3], [1, 2, 3])
+    with pytest.raises(ValueError, match="positive"):
+        loglog_slope([1, 2, 3], [1, -2, 3])
+
+
+def test_slope_check_relations():
+    from gantheory import claims
+    from gantheory.wasserstein import slope_check
+
+    rng = np.random.default_rng(1)
+    n = np.repeat([16, 32, 64, 128, 256], 4)
+    y = n**-0.5 * np.exp(0.03 * rng.standard_normal(n.size))
+    led = claims.Ledger("ch99", mode="quick")
+
+    def ev(**kw):
+        return led.evaluate("ch99-x", statement="s", **kw)
+
+    assert ev(**slope_check(n, y, -0.5, "equals")).holds
+    assert not ev(**slope_check(n, y, -0.25, "equals")).holds
+    assert ev(**slope_check(n, y, -1.0, "above")).holds
+    assert not ev(**slope_check(n, y, -0.5, "above")).holds  # a bound, not the point estimate
+    assert ev(**slope_check(n, y, 0.0, "below")).holds
+    with pytest.raises(ValueError, match="test"):
+        slope_check(n, y, 0.0, "between")
+    with pytest.raises(ValueError, match="level"):
+        slope_check(n, y, 0.0, level=1.5)
+
+
+def test_error_ratio_and_optimum_checks():
+    from gantheory import claims
+    from gantheory.wasserstein import error_ratio_check, optimum_1d_check
+
+    led = claims.Ledger("ch99", mode="quick")
+    v, r, e = np.array([1.0, 2.0]), np.array([1.05, 1.9]), np.array([0.1, 0.2])
+    eq = error_ratio_check(v, r, e, "==")
+    assert eq["measured"] == pytest.approx(0.5)
+    assert led.evaluate("ch99-x", statement="s", **eq).holds
+    assert error_ratio_check(v, r, e, "<=")["measured"] == pytest.approx(0.5)
+    assert error_ratio_check(v, r, e, ">=")["measured"] == pytest.approx(-0.5)
+    assert not led.evaluate("ch99-x", statement="s",
+                            **error_ratio_check(v, r, e / 10, "==")).holds
+    with pytest.raises(ValueError):
+        error_ratio_check(v, r, 0 * e)
+    with pytest.raises(ValueError, match="relation"):
+        error_ratio_check(v, r, e, "<")
+    pts = np.array([0.0, 1.0, 3.0])
+    K = 2 * lipschitz_threshold_1d(pts)
+    chk = optimum_1d_check(optimal_cost_1d(pts, K), 1e-3, pts, K)
+    assert chk["reference"] == optimal_cost_1d(pts, K)
+    assert led.evaluate("ch99-x", statement="s", **chk).holds
+
+
+def test_lipschitz_checks_of_critics():
+    from torch import nn
+
+    from gantheory import claims
+    from gantheory.wasserstein import (
+        BjorckLinear,
+        critic_lipschitz_bound,
+        critic_rounding,
+        gradient_norm_check,
+        gradient_norms,
+        ipm_below_w1_check,
+        operator_norm_check,
+    )
+
+    led = claims.Ledger("ch99", mode="quick")
+    with torch_seeded(0):
+        critic = GroupSortCritic(2, 8, 2)
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.mul_(7.0)
+    pts = np.random.default_rng(0).normal(size=(300, 2)) * 3
+    assert critic_lipschitz_bound(critic) <= 1 + critic_rounding(critic)
+    assert critic_rounding(critic) == pytest.approx(3 * 10 * 2.0**-24)
+    assert led.evaluate("ch99-x", statement="s", **operator_norm_check([critic])).holds
+    assert led.evaluate("ch99-x", statement="s", **gradient_norm_check([critic], pts)).holds
+    # without Björck the bound is the product of the raw spectral norms, and it bounds gradients
+    for k, layer in enumerate(critic.body):
+        if isinstance(layer, BjorckLinear):
+            lin = nn.Linear(layer.in_features, layer.out_features)
+            with torch.no_grad():
+                lin.weight.copy_(3 * layer.weight / 7)
+            critic.body[k] = lin
+    assert gradient_norms(critic, pts).max() <= critic_lipschitz_bound(critic) * (1 + 1e-5)
+    assert critic_lipschitz_bound(critic) > 2
+    assert not led.evaluate("ch99-x", statement="s", **operator_norm_check([critic])).holds
+    with pytest.raises(ValueError):
+        operator_norm_check([])
+    with pytest.raises(TypeError):
+        critic_lipschitz_bound(nn.Linear(2, 1))
+    ok = ipm_below_w1_check([0.5, 0.9], 1.0)
+    assert ok["measured"] == pytest.approx(0.9)
+    assert led.evaluate("ch99-x", statement="s", **ok).holds
+    assert not led.evaluate("ch99-x", statement="s", **ipm_below_w1_check([1.01], 1.0)).holds
+    with pytest.raises(ValueError):
+        ipm_below_w1_check([0.5], 0.0)

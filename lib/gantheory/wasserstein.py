@@ -39,6 +39,12 @@ Contents
   construction, and WGAN training against an empirical target with a GroupSort critic, logging
   the critic's estimate next to the exact :math:`W_1`; :func:`train_wgans` runs several trainings
   in parallel processes, with the same results.
+- Checks of the chapters' claims, shared by the chapters and the controls of the tests (each
+  returns the keyword arguments of :func:`gantheory.claims.claim`):
+  :func:`operator_norm_check`, :func:`gradient_norm_check` (1-Lipschitz critics),
+  :func:`ipm_below_w1_check`, :func:`slope_check` (log-log slopes with their regression
+  error), :func:`error_ratio_check` (values within a rigorous discretisation error),
+  :func:`optimum_1d_check` (nobody beats :math:`G^\\star`).
 """
 
 from __future__ import annotations
@@ -84,6 +90,16 @@ __all__ = [
     "TrainedWGAN",
     "train_wgan",
     "train_wgans",
+    "critic_lipschitz_bound",
+    "critic_rounding",
+    "gradient_norms",
+    "operator_norm_check",
+    "gradient_norm_check",
+    "ipm_below_w1_check",
+    "loglog_slope",
+    "slope_check",
+    "error_ratio_check",
+    "optimum_1d_check",
 ]
 
 EXACT_PATH_MAX = 15  # Held-Karp by default up to this many points (n = 15: about 1 s)
@@ -918,3 +934,196 @@ def train_wgans(jobs: list[dict], processes: int | None = None) -> list[TrainedW
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
         return list(pool.map(_train_wgan_job, jobs))
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of the book's claims (chapters 8 and 9): each returns the keyword arguments of
+# gantheory.claims.claim (measured, reference, relation, tolerance, basis), so that the chapter
+# and its control in the tests run the same check.
+# --------------------------------------------------------------------------------------------
+
+_U32 = 2.0**-24  # unit roundoff of float32
+
+
+def _critic_matrices(critic: GroupSortCritic) -> list[torch.Tensor]:
+    """The matrices the critic applies, in order: each body layer's weight (after Björck for a
+    :class:`BjorckLinear`, raw for a plain ``nn.Linear``) and the head as a ``(1, width)`` row."""
+    if not isinstance(critic, GroupSortCritic):
+        raise TypeError(f"critic must be a GroupSortCritic, got {type(critic).__name__}")
+    mats = []
+    with torch.no_grad():
+        for layer in critic.body:
+            if isinstance(layer, BjorckLinear):
+                mats.append(layer.orthonormal_weight())
+            elif isinstance(layer, nn.Linear):
+                mats.append(layer.weight.detach())
+        mats.append(critic.head_weight().detach()[None, :])
+    return mats
+
+
+def critic_lipschitz_bound(critic: GroupSortCritic) -> float:
+    """Upper bound on the critic's Lipschitz constant: the product of the spectral norms
+    (float64 SVD) of the matrices it applies (:func:`_critic_matrices`). MaxMin is 1-Lipschitz,
+    so :math:`\\operatorname{Lip}(f)\\le\\prod_k\\|W_k\\|_2\\,\\|a\\|_2`. At most 1 up to float32
+    rounding for a :class:`GroupSortCritic` (any raw weights); a body of plain ``nn.Linear``
+    layers (the control) has no such guarantee."""
+    bound = 1.0
+    for w in _critic_matrices(critic):
+        bound *= float(torch.linalg.matrix_norm(w.double(), ord=2))
+    return bound
+
+
+def critic_rounding(critic: GroupSortCritic) -> float:
+    """Float32 rounding allowance of a 1-Lipschitz bound for ``critic``: ``(L + 1) (w + 2) u``
+    with ``L`` = depth, ``w`` = the largest dimension of its matrices and ``u = 2^-24``.
+
+    Basis: a float32 matrix product of inner dimension ``w`` has relative error at most
+    :math:`\\gamma_w\\approx w u` (Higham, *Accuracy and stability of numerical algorithms*,
+    ch. 3); Björck's map :math:`s\\mapsto1.5s-0.5s^3` has derivative 0 at ``s = 1``, so the
+    rounding of earlier steps does not accumulate and the last step's (two products and an
+    axpy: ``(w + 2) u``) bounds each layer; ``L + 1`` matrices multiply the errors."""
+    mats = _critic_matrices(critic)
+    w = max(max(m.shape) for m in mats)
+    return len(mats) * (w + 2) * _U32
+
+
+def gradient_norms(critic: nn.Module, points) -> np.ndarray:
+    """Euclidean norms ``(N,)`` of the critic's input gradients at the rows of ``points``
+    ``(N, D)`` (float32 autograd, the arithmetic the critic trains in)."""
+    pts = _as_cloud(points, "points")
+    x = torch.tensor(pts, dtype=torch.float32, requires_grad=True)
+    (g,) = torch.autograd.grad(critic(x).sum(), x)
+    return g.norm(dim=1).double().numpy()
+
+
+def operator_norm_check(critics) -> dict:
+    """The claim that every critic in ``critics`` (a list of :class:`GroupSortCritic`) is
+    1-Lipschitz by construction, checked on the exact operator-norm bound
+    :func:`critic_lipschitz_bound` (worst case over the list) against 1, with the float32
+    rounding allowance :func:`critic_rounding`."""
+    critics = list(critics)
+    if not critics:
+        raise ValueError("critics must be a non-empty list")
+    return dict(measured=max(critic_lipschitz_bound(c) for c in critics), reference=1.0,
+                relation="<=", tolerance=max(critic_rounding(c) for c in critics),
+                basis="product of the layers' spectral norms (float64 SVD); tolerance: float32 "
+                      "rounding of Björck's last step, (L+1)(w+2)·2^-24")
+
+
+def gradient_norm_check(critics, points) -> dict:
+    """The claim that the critics are 1-Lipschitz, checked on the largest input-gradient norm
+    over ``points`` ``(N, D)`` and over the critics (a list of :class:`GroupSortCritic`), with
+    the float32 rounding allowance :func:`critic_rounding`. It has power only where the
+    gradients come close to 1 (trained critics): report the median alongside."""
+    critics = list(critics)
+    if not critics:
+        raise ValueError("critics must be a non-empty list")
+    return dict(measured=max(float(gradient_norms(c, points).max()) for c in critics),
+                reference=1.0, relation="<=",
+                tolerance=max(critic_rounding(c) for c in critics),
+                basis="largest float32 autograd gradient norm; tolerance: float32 rounding, "
+                      "(L+1)(w+2)·2^-24")
+
+
+def ipm_below_w1_check(estimates, w1) -> dict:
+    """The claim :math:`d_{\\mathcal D}\\le W_1`: worst ratio ``max(estimates / w1)`` against 1.
+
+    ``estimates`` and ``w1`` are arrays of the same shape (or ``w1`` a scalar): critic estimates
+    and the exact :func:`wasserstein1` between the same two samples. The estimates are computed
+    in float64 (the critic's float64 copy recomputes Björck) and W1 by POT's exact simplex, so
+    the tolerance is float64 rounding, 1e-9 relative (the rounding itself is near 1e-14)."""
+    est = np.asarray(estimates, dtype=float)
+    w = np.broadcast_to(np.asarray(w1, dtype=float), est.shape)
+    if est.size == 0 or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError("estimates must be non-empty and w1 positive and finite")
+    return dict(measured=float(np.max(est / w)), reference=1.0, relation="<=", tolerance=1e-9,
+                basis="float64 critic (Björck recomputed in float64) against POT's exact "
+                      "simplex: rounding, 1e-9 relative")
+
+
+def loglog_slope(n, values) -> tuple[float, float, int]:
+    """Least-squares slope of ``log(values)`` on ``log(n)`` over all rows (replicates
+    included); returns ``(slope, standard_error, degrees_of_freedom)``, the standard error
+    from the residuals (``df = len - 2``). ``n`` and ``values`` are positive arrays ``(k,)``,
+    ``k >= 3``, with at least two distinct ``n``."""
+    n = np.asarray(n, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if n.shape != values.shape or n.ndim != 1 or n.size < 3 \
+            or not np.all(np.isfinite(n) & np.isfinite(values) & (n > 0) & (values > 0)):
+        raise ValueError("n and values must be positive 1-D arrays of the same length >= 3")
+    x, y = np.log(n), np.log(values)
+    xc = x - x.mean()
+    sxx = float(xc @ xc)
+    if sxx <= 0:
+        raise ValueError("n must take at least two distinct values")
+    slope = float(xc @ (y - y.mean()) / sxx)
+    resid = y - y.mean() - slope * xc
+    df = x.size - 2
+    return slope, float(np.sqrt(resid @ resid / df / sxx)), df
+
+
+def slope_check(n, values, reference: float, test: str = "equals", level: float = 0.99) -> dict:
+    """A log-log slope claim with its regression error (:func:`loglog_slope`).
+
+    ``test="equals"``: the slope agrees with ``reference`` within ``t · SE`` (``t`` the
+    two-sided Student quantile at ``level`` with ``df`` degrees of freedom); ``"above"``
+    / ``"below"``: the one-sided confidence bound ``slope -/+ t · SE`` (measured) lies strictly
+    above / below ``reference``."""
+    from scipy import stats
+
+    if test not in ("equals", "above", "below"):
+        raise ValueError(f"test must be 'equals', 'above' or 'below', got {test!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    slope, se, df = loglog_slope(n, values)
+    where = f"OLS slope {slope:.3f}, SE {se:.3f} over {df + 2} points (replicates pooled)"
+    if test == "equals":
+        t = float(stats.t.ppf(0.5 + level / 2, df))
+        return dict(measured=slope, reference=float(reference), relation="==",
+                    tolerance=t * se,
+                    basis=f"{where}; two-sided {level:.0%} Student t ({df} df): t·SE")
+    t = float(stats.t.ppf(level, df))
+    bound = slope - t * se if test == "above" else slope + t * se
+    side = "lower" if test == "above" else "upper"
+    return dict(measured=bound, reference=float(reference),
+                relation=">" if test == "above" else "<", tolerance=0.0,
+                basis=f"measured: the one-sided {level:.0%} {side} confidence bound of the "
+                      f"slope, {where}, Student t ({df} df)")
+
+
+def error_ratio_check(values, references, errors, relation: str = "==") -> dict:
+    """Computed values against references, each within a rigorous error bound (such as the
+    discretisation error ``K / (4 m)`` of :func:`semidiscrete_w1`), worst case over the rows.
+
+    ``"=="``: ``max |v - r| / e <= 1``; ``"<="`` (``v <= r + e``): ``max (v - r) / e <= 1``;
+    ``">="`` (``v >= r - e``): ``min (v - r) / e >= -1``. The tolerance, 1e-6 of the error
+    bound, covers float64 rounding of the exact OT costs (about 1e-12 relative)."""
+    v = np.asarray(values, dtype=float)
+    r = np.broadcast_to(np.asarray(references, dtype=float), v.shape)
+    e = np.broadcast_to(np.asarray(errors, dtype=float), v.shape)
+    if v.size == 0 or np.any(e <= 0) or not np.all(np.isfinite(e)):
+        raise ValueError("values must be non-empty and errors positive and finite")
+    basis = "rigorous discretisation error bound e (K/(4m)); tolerance 1e-6·e: float64 rounding"
+    if relation == "==":
+        return dict(measured=float(np.max(np.abs(v - r) / e)), reference=1.0, relation="<=",
+                    tolerance=1e-6, basis="max |value - reference| / e; " + basis)
+    if relation == "<=":
+        return dict(measured=float(np.max((v - r) / e)), reference=1.0, relation="<=",
+                    tolerance=1e-6, basis="max (value - bound) / e; " + basis)
+    if relation == ">=":
+        return dict(measured=float(np.min((v - r) / e)), reference=-1.0, relation=">=",
+                    tolerance=1e-6, basis="min (value - bound) / e; " + basis)
+    raise ValueError(f"relation must be '==', '<=' or '>=', got {relation!r}")
+
+
+def optimum_1d_check(value: float, error_bound: float, points, K: float) -> dict:
+    """The claim that no ``K``-Lipschitz generator beats :math:`G^\\star` (Stéphanovitch et
+    al.): ``value`` (a :func:`semidiscrete_w1` of a ``K``-Lipschitz generator, within
+    ``error_bound`` of the exact value) is at least :func:`optimal_cost_1d` ``(points, K)``
+    up to ``error_bound``."""
+    error_bound = float(error_bound)
+    if not np.isfinite(error_bound) or error_bound < 0:
+        raise ValueError(f"error_bound must be finite and >= 0, got {error_bound}")
+    return dict(measured=float(value), reference=optimal_cost_1d(points, K), relation=">=",
+                tolerance=error_bound,
+                basis="semi-discrete W1 within its rigorous discretisation error K/(4m)")

@@ -1,0 +1,73 @@
+"""Controls of chapter 9's claims (a one-dimensional latent): the same checks as the chapter, fed
+a generator that breaks the Lipschitz hypothesis, a wrong cost formula or a quantity that grows
+with n, must reject them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gantheory import claims, config
+from gantheory import wasserstein as ws
+
+M = 4000  # latent midpoints, as in the chapter's quick mode
+
+
+def _ledger():
+    return claims.Ledger("ch09", mode="quick")
+
+
+def _points(n=5, seed=0):
+    return np.sort(np.random.default_rng(seed).uniform(0, 10, n))
+
+
+@pytest.mark.control("ch09-nobody-beats-optimum")
+def test_optimum_check_rejects_a_generator_with_twice_the_budget(reject):
+    pts = _points()
+    K = 2 * ws.lipschitz_threshold_1d(pts)
+    G = ws.optimal_generator_1d(pts, 2 * K)  # 2K-Lipschitz: outside the class Lip_K
+    value, err = ws.semidiscrete_w1(G, pts[:, None], M, lipschitz=2 * K)
+    rec = _ledger().evaluate("ch09-nobody-beats-optimum", statement="control",
+                             **ws.optimum_1d_check(value, err, pts, K))
+    reject(rec, "the optimal 2K-Lipschitz generator against the K-Lipschitz optimum")
+
+
+@pytest.mark.control("ch09-nobody-beats-optimum")
+def test_optimum_check_rejects_a_shifted_optimum(reject):
+    pts = _points(seed=1)
+    K = 2 * ws.lipschitz_threshold_1d(pts)
+    value, err = ws.semidiscrete_w1(ws.optimal_generator_1d(pts, K), pts[:, None], M,
+                                    lipschitz=K)
+    check = ws.optimum_1d_check(value, err, pts, K)
+    check["reference"] *= 1.5  # a wrong optimum, 50% above the true one
+    rec = _ledger().evaluate("ch09-nobody-beats-optimum", statement="control", **check)
+    reject(rec, "G* itself against an optimum shifted up by 50%")
+
+
+@pytest.mark.control("ch09-transit-cost")
+def test_transit_cost_check_rejects_a_wrong_constant(reject):
+    rows = []
+    for n, seed in ((5, 2), (7, 3)):
+        pts = _points(n, seed)
+        K = 1.5 * ws.lipschitz_threshold_1d(pts)
+        value, err = ws.semidiscrete_w1(ws.optimal_generator_1d(pts, K), pts[:, None], M,
+                                        lipschitz=K)
+        rows.append((value, np.sum(np.diff(pts) ** 2) / (8 * K), err))  # 1/(8K): one half-transit
+    v, f, e = map(np.array, zip(*rows, strict=True))
+    rec = _ledger().evaluate("ch09-transit-cost", statement="control", kind="exact",
+                             **ws.error_ratio_check(v, f, e, "=="))
+    reject(rec, "cost formula sum d^2/(8K), one half-transit per gap instead of two")
+
+
+@pytest.mark.control("ch09-squared-length-flat")
+def test_flat_slope_check_rejects_the_sum_of_lengths(reject):
+    n_all, lengths = [], []
+    for n in (8, 16, 32, 64):
+        for r in range(3):
+            p = np.random.default_rng(config.derive_seed(9, "ctl-grow", n, r)).uniform(0, 1, (n, 2))
+            order, _ = ws.min_squared_path(p)
+            n_all.append(n)
+            lengths.append(np.linalg.norm(np.diff(p[order], axis=0), axis=1).sum())
+    rec = _ledger().evaluate("ch09-squared-length-flat", statement="control", kind="observation",
+                             **ws.slope_check(n_all, lengths, 0.0, "equals"))
+    reject(rec, "the sum of (unsquared) lengths, which grows like n^(1/2)")
