@@ -359,3 +359,128 @@ def test_study_configs():
         assert cfg["project"] < cfg["n_moments_per_class"]  # moments from more draws than q
     with pytest.raises(ValueError, match="mode"):
         gandata.study_config("tpu")
+
+
+# --------------------------------------------------------------------------- checks (claims)
+
+
+def test_torch_observables_equal_the_numpy_ones():
+    from gantheory import concentration as conc
+
+    x = np.random.default_rng(0).standard_normal((50, 12))
+    ref = conc.lipschitz_observables(12, seed=5)
+    got = gandata.torch_lipschitz_observables(12, seed=5)
+    assert list(ref) == list(got)
+    for name in ref:
+        np.testing.assert_allclose(got[name](torch.as_tensor(x)).numpy(), ref[name](x),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_observable_gradients_of_a_linear_map():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(5, 7).double()
+    obs = gandata.torch_lipschitz_observables(7, seed=1)
+    z = np.random.default_rng(2).standard_normal((30, 5))
+    values, grad_sq = gandata.observable_gradients(net.float(), z, obs, batch_size=8)
+    assert values.shape == grad_sq.shape == (4, 30)
+    w = net.weight.detach().double().numpy()
+    u = obs["projection"](torch.eye(7, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(grad_sq[1], np.full(30, np.sum((w.T @ u) ** 2)), rtol=1e-5)
+    with pytest.raises(ValueError):
+        gandata.observable_gradients(net, z[:1], obs)
+    with pytest.raises(ValueError):
+        gandata.observable_gradients(net, z, {})
+
+
+def test_poincare_check_equality_case_and_validation():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((4000, 3))
+    w = np.array([1.0, -2.0, 0.5])
+    values, grad_sq = z @ w, np.full(4000, w @ w)  # linear: equality in Poincaré
+    out = gandata.poincare_check(values, grad_sq)
+    assert out["relation"] == "<=" and abs(out["measured"]) < 4
+    assert out["tolerance"] == pytest.approx(st_norm_ppf(0.99))
+    worse = gandata.poincare_check(2 * values, grad_sq)
+    assert worse["measured"] > 20
+    with pytest.raises(ValueError):
+        gandata.poincare_check(values, grad_sq[:10])
+    with pytest.raises(ValueError):
+        gandata.poincare_check(values, -grad_sq)
+
+
+def st_norm_ppf(q):
+    import scipy.stats as st
+
+    return st.norm.ppf(q)
+
+
+def test_resampled_surrogate_has_the_right_expectations():
+    rng = np.random.default_rng(0)
+    p = 4
+    cov = np.diag([1.0, 2.0, 0.5, 0.0])  # rank-deficient, as features with dead units
+    sur = rmt.GaussianMixtureSurrogate(np.array([0]), np.ones((1, p)), cov[None], np.ones(1),
+                                       np.array([50]))
+    draws = [gandata.resampled_surrogate(sur, rng) for _ in range(2000)]
+    np.testing.assert_allclose(np.mean([d.covariances[0] for d in draws], axis=0), cov,
+                               atol=0.05)  # E[sample covariance] = C
+    np.testing.assert_allclose(np.var([d.means[0] for d in draws], axis=0),
+                               np.diag(cov) / 50, rtol=0.15, atol=1e-12)
+    small = rmt.GaussianMixtureSurrogate(np.array([0]), np.ones((1, p)), cov[None], np.ones(1),
+                                         np.array([3]))
+    with pytest.raises(ValueError):
+        gandata.resampled_surrogate(small, rng)
+
+
+def test_spike_statistics_match_the_gram_matrix():
+    rng = np.random.default_rng(1)
+    xa, xb = rng.standard_normal((40, 10)) + 2, rng.standard_normal((40, 10))
+    xa[:20] += 3
+    ya = yb = np.repeat([0, 1], 20)
+    got = gandata.spike_statistics(xa, ya, xb, yb, 2)
+    ea, va = rmt.top_eigenvectors(rmt.gram(xa), 2)
+    eb, vb = rmt.top_eigenvectors(rmt.gram(xb), 2)
+    assert got["top_eigenvalue_gap"] == pytest.approx(np.max(np.abs(ea / eb - 1)), rel=1e-9)
+    assert got["alignment_gap"] == pytest.approx(np.max(np.abs(
+        rmt.indicator_alignment(va, ya) - rmt.indicator_alignment(vb, yb))), abs=1e-9)
+    null = gandata.spike_null(rmt.gaussian_mixture_surrogate(xb, yb), [20, 20], n_boot=3, seed=0)
+    assert set(null) == set(got) and all(v.shape == (3,) for v in null.values())
+
+
+def test_null_excess_check():
+    null = np.array([1.0, 2.0, 3.0, 2.0])
+    out = gandata.null_excess_check([(2.0 + 2 * np.std(null, ddof=1), null), (0.0, null)])
+    assert out["measured"] == pytest.approx(2.0)
+    import scipy.stats as st
+
+    assert out["tolerance"] == pytest.approx(st.t.ppf(1 - 0.01 / 2, 3) * np.sqrt(1.25))
+    with pytest.raises(ValueError):
+        gandata.null_excess_check([])
+    with pytest.raises(ValueError):
+        gandata.null_excess_check([(1.0, [1.0, 2.0])])
+
+
+def test_one_run_gap_check_and_welch():
+    a, b = np.array([0.9, 1.0, 0.95]), np.array([0.9, 0.92, 0.88])
+    out = gandata.one_run_gap_check([(a, b)])
+    assert out["measured"] == pytest.approx((a.mean() - b.mean())
+                                            / np.sqrt(a.var(ddof=1) + b.var(ddof=1)))
+    assert gandata.one_run_gap_check([(np.ones(3), np.ones(3))])["measured"] == 0
+    assert gandata.one_run_gap_check([(np.ones(3), np.zeros(3))])["measured"] == np.inf
+    import scipy.stats as st
+
+    ref = st.ttest_ind(a, b, equal_var=False)
+    assert gandata.welch_test(a, b) == pytest.approx((ref.statistic, ref.pvalue))
+    assert gandata.welch_test(np.ones(3), np.ones(4)) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        gandata.one_run_gap_check([(a[:1], b)])
+
+
+def test_sample_ks_check_matches_scipy():
+    import scipy.stats as st
+
+    u = np.random.default_rng(0).standard_normal(500)
+    out = gandata.sample_ks_check(u, st.norm.cdf, level=0.01)
+    assert out["measured"] == pytest.approx(st.ks_1samp(u, st.norm.cdf).statistic)
+    assert out["tolerance"] == pytest.approx(st.kstwo.ppf(0.99, 500))
+    with pytest.raises(ValueError):
+        gandata.sample_ks_check(u[:1], st.norm.cdf)

@@ -42,6 +42,9 @@ __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "PROVENANCE_KEYS", "GramStudy", "gram_study", "save_study", "load_study",
            "STUDY_CONFIGS", "PAPER_CLASSES", "study_config", "run_study",
            "fold_spectral_norms",
+           "torch_lipschitz_observables", "observable_gradients", "poincare_check",
+           "resampled_surrogate", "spike_statistics", "spike_null", "null_excess_check",
+           "one_run_gap_check", "sample_ks_check", "welch_test",
            "BIGGAN_NAMES", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV"]
 
 BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
@@ -835,3 +838,288 @@ def run_study(mode: str, *, classes=tuple(PAPER_CLASSES), weights: str = "auto",
     for study in studies.values():
         study.provenance["mode"] = mode
     return features, studies
+
+
+# --------------------------------------------------------------------------- checks (claims)
+# Small pure functions that turn the measurements of chapters 3 and 4 into the numbers of a
+# claim (``measured``, ``reference``, ``relation``, ``tolerance``, ``basis``: the keywords of
+# :func:`gantheory.claims.claim`), so that the chapters and the controls in the tests run the
+# same check.
+
+
+def torch_lipschitz_observables(dim: int, seed: int = 0) -> dict:
+    """The four 1-Lipschitz observables of :func:`gantheory.concentration.lipschitz_observables`
+    (same names, same random ``u`` and ``a`` for the same ``dim`` and ``seed``), as torch
+    functions ``(N, dim) -> (N,)`` that autograd can differentiate."""
+    import math
+
+    from gantheory._checks import check_int
+
+    dim = check_int(dim, "dim", 1)
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(dim)
+    u /= np.linalg.norm(u)
+    a = rng.standard_normal(dim)
+    a *= math.sqrt(dim) / np.linalg.norm(a)
+
+    def _vec(v, x):
+        return torch.as_tensor(v, dtype=x.dtype, device=x.device)
+
+    return {
+        "norm": lambda x: torch.linalg.vector_norm(x, dim=1),
+        "projection": lambda x: x @ _vec(u, x),
+        "max coordinate": lambda x: x.max(dim=1).values,
+        "distance to a point": lambda x: torch.linalg.vector_norm(x - _vec(a, x), dim=1),
+    }
+
+
+def observable_gradients(net: nn.Module, latents, observables: dict, *,
+                         batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Values and squared gradient norms of ``f(net(z))`` for each observable ``f``.
+
+    ``net`` maps latents ``(N, d)`` to features ``(N, p)`` sample by sample (eval mode);
+    ``observables`` maps names to torch functions ``(N, p) -> (N,)`` (e.g.
+    :func:`torch_lipschitz_observables`). Returns ``values`` and ``grad_sq``, float64 arrays
+    ``(len(observables), N)``: :math:`f(\\mathrm{net}(z_i))` and
+    :math:`\\|\\nabla_z f(\\mathrm{net}(z_i))\\|^2` (exact, by autograd), the two sides of
+    the Gaussian Poincaré inequality
+    :math:`\\operatorname{Var} g(Z)\\le\\mathbb E\\|\\nabla g(Z)\\|^2`.
+    """
+    z = np.asarray(latents, dtype=np.float32)
+    if z.ndim != 2 or z.shape[0] < 2 or not np.all(np.isfinite(z)):
+        raise ValueError(f"latents must be a finite (N, d) array with N >= 2, got {z.shape}")
+    if not observables:
+        raise ValueError("at least one observable is needed")
+    values = np.empty((len(observables), z.shape[0]))
+    grad_sq = np.empty_like(values)
+    net = net.eval()
+    param = next(net.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    for start in range(0, z.shape[0], batch_size):
+        zt = torch.as_tensor(z[start:start + batch_size], device=device).requires_grad_(True)
+        feats = net(zt)  # one forward pass, one backward pass per observable
+        for i, f in enumerate(observables.values()):
+            out = f(feats)
+            (grad,) = torch.autograd.grad(out.sum(), zt, retain_graph=i + 1 < len(observables))
+            values[i, start:start + zt.shape[0]] = out.detach().double().cpu().numpy()
+            grad_sq[i, start:start + zt.shape[0]] = (grad.double() ** 2).sum(1).cpu().numpy()
+    return values, grad_sq
+
+
+def poincare_check(values, grad_sq, *, level: float = 0.01) -> dict:
+    """Gaussian Poincaré inequality
+    :math:`\\operatorname{Var} g(Z)\\le\\mathbb E\\|\\nabla g(Z)\\|^2`, checked on ``k``
+    functions of ``N`` i.i.d. standard Gaussian latents, as a claim's numbers.
+
+    ``values``, ``grad_sq``: arrays ``(k, N)`` (or ``(N,)`` for one function) of
+    :math:`g_j(z_i)` and :math:`\\|\\nabla g_j(z_i)\\|^2` (e.g. from
+    :func:`observable_gradients`). For each function the per-sample terms
+    :math:`h_i = \\frac{N}{N-1}(g(z_i)-\\bar g)^2 - \\|\\nabla g(z_i)\\|^2` have mean
+    ``Var - E|grad|^2`` (up to O(1/N)); its z-score is ``mean(h) / (sd(h)/sqrt(N))``.
+    ``measured`` is the largest z-score, ``reference`` 0, ``relation`` ``"<="`` and
+    ``tolerance`` the one-sided normal quantile at ``level`` with a Bonferroni correction over
+    the ``k`` functions. A Gaussian latent passes (its z-scores are at most about 0 up to
+    sampling error); a latent that is not standard Gaussian (another scale, two modes) can
+    violate the inequality and is rejected.
+    """
+    import scipy.stats as st
+
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    g = np.atleast_2d(np.asarray(grad_sq, dtype=np.float64))
+    if v.shape != g.shape or v.shape[1] < 3:
+        raise ValueError(f"values and grad_sq must have the same shape (k, N >= 3), got "
+                         f"{v.shape} and {g.shape}")
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(g))) or np.any(g < 0):
+        raise ValueError("values must be finite and grad_sq finite and non-negative")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    k, n = v.shape
+    h = (v - v.mean(axis=1, keepdims=True)) ** 2 * n / (n - 1) - g
+    se = h.std(axis=1, ddof=1) / np.sqrt(n)
+    z = np.where(se > 0, h.mean(axis=1) / np.where(se > 0, se, 1.0), -np.inf)
+    crit = float(st.norm.ppf(1 - level / k))
+    return dict(measured=float(z.max()), reference=0.0, relation="<=", tolerance=crit,
+                basis=f"largest z-score of Var - E|grad|^2 over {k} functions of N = {n} "
+                      f"Gaussian latents; one-sided normal quantile at level {level:g}, "
+                      f"Bonferroni over {k}")
+
+
+def _bartlett_root(p: int, dof: int, rng: np.random.Generator) -> np.ndarray:
+    """Lower-triangular ``L`` ``(p, p)`` with ``L L^T ~ Wishart_p(dof, I)`` (Bartlett)."""
+    low = np.tril(rng.standard_normal((p, p)), -1)
+    low[np.diag_indices(p)] = np.sqrt(rng.chisquare(dof - np.arange(p)))
+    return low
+
+
+def resampled_surrogate(surrogate, rng: np.random.Generator):
+    """The surrogate one gets by re-estimating ``surrogate``'s moments from ``surrogate.counts``
+    draws per class of it (exact in law, without drawing them): with root ``R``, the sample
+    mean is ``m + R g / sqrt(N)`` and the sample covariance ``R W R^T / (N - 1)`` with
+    ``W ~ Wishart_p(N - 1, I)`` independent of it. Returns a
+    :class:`gantheory.rmt.GaussianMixtureSurrogate` (needs ``N - 1 >= p``, else ValueError)."""
+    from gantheory.rmt import GaussianMixtureSurrogate
+
+    means, covs = [], []
+    for mean, root, count in zip(surrogate.means, surrogate.roots, surrogate.counts,
+                                 strict=True):
+        count, p = int(count), mean.size
+        if count - 1 < p:
+            raise ValueError(f"re-estimating moments from {count} draws in p = {p} needs "
+                             f"count - 1 >= p")
+        means.append(mean + root @ rng.standard_normal(p) / np.sqrt(count))
+        r = root @ _bartlett_root(p, count - 1, rng) / np.sqrt(count - 1)
+        covs.append(r @ r.T)
+    return GaussianMixtureSurrogate(surrogate.classes, np.stack(means), np.stack(covs),
+                                    surrogate.proportions, surrogate.counts)
+
+
+def spike_statistics(xa, ya, xb, yb, k: int) -> dict:
+    """``top_eigenvalue_gap`` (largest relative gap between the ``k`` top eigenvalues of the
+    Gram matrices of ``xa`` ``(n, p)`` and ``xb``) and ``alignment_gap`` (largest gap between
+    the squared projections of their top two eigenvectors on the class indicators of ``ya``
+    and ``yb``). Computed from the ``p x p`` matrices ``X^T X`` (the same non-zero spectrum):
+    cheap when ``p`` is below ``n``."""
+    from gantheory.rmt import indicator_alignment
+
+    out = []
+    for x, y in ((xa, ya), (xb, yb)):
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] != np.asarray(y).size:
+            raise ValueError("features must be (n, p) with n labels")
+        evals, evecs = np.linalg.eigh(x.T @ x / x.shape[1])
+        u = x @ evecs[:, ::-1][:, :2]
+        out.append((evals[::-1][:k], u / np.linalg.norm(u, axis=0), y))
+    (ta, ua, la), (tb, ub, lb) = out
+    return {"top_eigenvalue_gap": float(np.max(np.abs(ta / tb - 1))),
+            "alignment_gap": float(np.max(np.abs(indicator_alignment(ua, la)
+                                                 - indicator_alignment(ub, lb))))}
+
+
+def spike_null(surrogate, sizes, *, n_boot: int = 20, seed: int = 0) -> dict:
+    """Parametric-bootstrap null of :func:`spike_statistics`: ``n_boot`` times, "data" are
+    draws from ``surrogate`` (``sizes`` per class) and the "surrogate" is drawn from
+    :func:`resampled_surrogate` (moments re-estimated from the same counts as the real
+    surrogate's). Returns ``{statistic: (n_boot,) array}``."""
+    from gantheory._checks import check_int
+
+    n_boot = check_int(n_boot, "n_boot", 2)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    n = int(sizes.sum())
+    props = sizes / n
+    k = surrogate.classes.size
+    null = {"top_eigenvalue_gap": np.empty(n_boot), "alignment_gap": np.empty(n_boot)}
+    for b, s in enumerate(np.random.SeedSequence(seed).spawn(n_boot)):
+        rng = np.random.default_rng(s)
+        x1, y1 = surrogate.sample(n, seed=int(rng.integers(2**63)), proportions=props)
+        x2, y2 = resampled_surrogate(surrogate, rng).sample(n, seed=int(rng.integers(2**63)),
+                                                            proportions=props)
+        for key, val in spike_statistics(x1, y1, x2, y2, k).items():
+            null[key][b] = val
+    return null
+
+
+def null_excess_check(pairs, *, level: float = 0.01) -> dict:
+    """Statistics against their parametric-bootstrap nulls, as a claim's numbers.
+
+    ``pairs`` is a list of ``(observed, null)`` with ``observed`` a float and ``null`` an
+    array ``(B,)`` of the statistic when the data are the Gaussian mixture itself (e.g.
+    :class:`gantheory.rmt.SurrogateComparison` ``.observed[key]`` and ``.null[key]``). The
+    excess of each is ``(observed - mean(null)) / sd(null)``; ``measured`` is the largest,
+    ``reference`` 0, ``relation`` ``"<="`` and ``tolerance`` the Student-t prediction bound
+    ``t_{B-1}(1 - level/m) sqrt(1 + 1/B)`` for one more draw of a Gaussian null whose mean and
+    sd are estimated from ``B`` replicates, Bonferroni over the ``m`` statistics (the smallest
+    ``B`` sets it). Scale-free: a statistic diluted by a constant factor (a KS distance over a
+    spectrum whose atom at zero both sides share) has the same excess.
+    """
+    import scipy.stats as st
+
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("at least one (observed, null) pair is needed")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    excess, sizes = [], []
+    for observed, null in pairs:
+        null = np.asarray(null, dtype=np.float64)
+        if null.ndim != 1 or null.size < 3 or not np.all(np.isfinite(null)):
+            raise ValueError("each null must be a finite 1-D array of at least 3 replicates")
+        sd = max(float(np.std(null, ddof=1)), 1e-12)
+        excess.append((float(observed) - float(null.mean())) / sd)
+        sizes.append(null.size)
+    m, b = len(pairs), min(sizes)
+    crit = float(st.t.ppf(1 - level / m, b - 1) * np.sqrt(1 + 1 / b))
+    return dict(measured=float(max(excess)), reference=0.0, relation="<=", tolerance=crit,
+                basis=f"largest excess over {m} statistics, in null sd; Student-t prediction "
+                      f"bound of a Gaussian null from B = {b} bootstrap replicates, level "
+                      f"{level:g}, Bonferroni over {m}")
+
+
+def one_run_gap_check(pairs, *, level: float = 0.05) -> dict:
+    """Accuracies of a learner on two sources (GAN features, their surrogate), as a claim's
+    numbers: a single run of each cannot tell the sources apart.
+
+    ``pairs`` is a list of ``(acc_a, acc_b)``, arrays ``(S,)`` of accuracies over ``S >= 2``
+    seeds (one pair per learner or network). For each pair the gap of the means is measured
+    in units of the standard deviation of the difference of *one* run of each,
+    :math:`\\sqrt{s_a^2 + s_b^2}`; ``measured`` is the largest, ``reference`` 0, ``relation``
+    ``"<="``, ``tolerance`` the two-sided normal quantile at ``level``: the expected gap is
+    below the critical value of a one-run comparison. (With many seeds a t-test can still
+    detect a smaller gap: this claim is about what one run shows.)
+    """
+    import scipy.stats as st
+
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("at least one pair of accuracy arrays is needed")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    ratios = []
+    for acc_a, acc_b in pairs:
+        a, b = np.asarray(acc_a, dtype=np.float64), np.asarray(acc_b, dtype=np.float64)
+        if a.ndim != 1 or b.ndim != 1 or a.size < 2 or b.size < 2:
+            raise ValueError("accuracies must be 1-D arrays over at least 2 seeds")
+        gap = abs(a.mean() - b.mean())
+        sd1 = float(np.sqrt(a.var(ddof=1) + b.var(ddof=1)))
+        ratios.append(gap / sd1 if sd1 > 0 else (0.0 if gap == 0 else np.inf))
+    crit = float(st.norm.ppf(1 - level / 2))
+    return dict(measured=float(max(ratios)), reference=0.0, relation="<=", tolerance=crit,
+                basis=f"largest |mean gap| over {len(pairs)} pairs, in sd of a one-run "
+                      f"difference; two-sided normal critical value at level {level:g}")
+
+
+def sample_ks_check(sample, cdf, *, level: float = 0.001) -> dict:
+    """One-sample Kolmogorov-Smirnov check that ``sample`` ``(N,)`` (i.i.d. draws) has the
+    continuous CDF ``cdf`` (vectorized), as a claim's numbers: ``measured`` the KS statistic,
+    ``reference`` 0, ``relation`` ``"<="``, ``tolerance`` the exact critical value
+    ``scipy.stats.kstwo.ppf(1 - level, N)``."""
+    import scipy.stats as st
+
+    u = np.asarray(sample, dtype=np.float64)
+    if u.ndim != 1 or u.size < 2 or not np.all(np.isfinite(u)):
+        raise ValueError("sample must be a finite 1-D array of at least 2 draws")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    stat = float(st.ks_1samp(u, cdf).statistic)
+    crit = float(st.kstwo.ppf(1 - level, u.size))
+    return dict(measured=stat, reference=0.0, relation="<=", tolerance=crit,
+                basis=f"exact KS critical value at level {level:g} for N = {u.size} "
+                      "i.i.d. draws")
+
+
+def welch_test(acc_a, acc_b) -> tuple[float, float]:
+    """Welch's two-sample t-test of equal means for ``acc_a`` ``(S_a,)`` and ``acc_b``
+    ``(S_b,)`` (each at least 2 values): ``(t, two-sided p)``. Unlike scipy it is defined when
+    a column is constant: ``(0, 1)`` when both are constant and equal, ``(+-inf, 0)`` when both
+    are constant and differ."""
+    import scipy.stats as st
+
+    a, b = np.asarray(acc_a, dtype=np.float64), np.asarray(acc_b, dtype=np.float64)
+    if a.ndim != 1 or b.ndim != 1 or a.size < 2 or b.size < 2:
+        raise ValueError("welch_test needs two 1-D arrays of at least 2 values")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return (0.0, 1.0) if diff == 0 else (float(np.sign(diff) * np.inf), 0.0)
+    t = diff / float(np.sqrt(va + vb))
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    return t, float(2 * st.t.sf(abs(t), dof))

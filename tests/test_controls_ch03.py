@@ -1,0 +1,148 @@
+"""Controls of chapter 3's claims: the chapter's checks, fed an input that breaks their
+hypothesis or a wrong formula, must reject it (see ``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gantheory import claims, gandata, rmt
+from gantheory import concentration as conc
+
+
+def _ledger():
+    return claims.Ledger("ch03", mode="quick")
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    """A 3-class Gaussian mixture in p = 200 (diagonal covariances), its data (n = 600) and an
+    independent surrogate draw: the setting of the chapter's spectral checks, in miniature."""
+    rng = np.random.default_rng(3)
+    p, n, k = 200, 600, 3
+    means = rng.standard_normal((k, p)) * 0.6
+    diag = rng.uniform(0.5, 1.5, (k, p))
+    sur = rmt.GaussianMixtureSurrogate(np.arange(k), means, np.stack([np.diag(d) for d in diag]),
+                                       np.full(k, 1 / k), np.full(k, 2000))
+    x, y = sur.sample(n, seed=1)
+    xs, ys = sur.sample(n, seed=2)
+    r = np.sqrt(1 / rng.chisquare(3, size=(n, 1)))  # E r^2 = 1: same two moments, heavy tails
+    heavy = means[y] + (x - means[y]) * r
+    return dict(sur=sur, diag=diag, x=x, y=y, xs=xs, ys=ys, heavy=heavy, n=n, k=k)
+
+
+@pytest.mark.control("ch03-poincare")
+def test_poincare_rejects_latents_of_twice_the_scale(reject):
+    net = conc.random_mlp(8, 16, 2, seed=0)
+    obs = gandata.torch_lipschitz_observables(16, seed=1)  # random_mlp: output width 16
+    z = conc.gaussian_samples(2000, 8, seed=2)
+    good = _ledger().evaluate("ch03-poincare", statement="control",
+                              **gandata.poincare_check(*gandata.observable_gradients(net, z, obs)))
+    assert good.holds, good.line()
+    wide = gandata.observable_gradients(net, 2 * z, obs)
+    rec = _ledger().evaluate("ch03-poincare", statement="control",
+                             **gandata.poincare_check(*wide))
+    reject(rec, "latents N(0, 4 I) taken for N(0, I)")
+
+
+@pytest.mark.control("ch03-poincare")
+def test_poincare_rejects_a_bimodal_latent(reject):
+    rng = np.random.default_rng(0)
+    z = rng.choice([-1.0, 1.0], size=(2000, 4)) + 0.1 * rng.standard_normal((2000, 4))
+    net = torch.nn.Tanh()  # coordinatewise: g = tanh(5 z_1), flat inside each mode
+    obs = {"first coordinate": lambda x: x[:, 0]}
+    values, grad_sq = gandata.observable_gradients(torch.nn.Sequential(_Scale(5.0), net), z, obs)
+    rec = _ledger().evaluate("ch03-poincare", statement="control",
+                             **gandata.poincare_check(values, grad_sq))
+    reject(rec, "latent with two modes (unit variance, not Gaussian)")
+
+
+class _Scale(torch.nn.Module):
+    def __init__(self, c: float):
+        super().__init__()
+        self.c = c
+
+    def forward(self, x):
+        return self.c * x
+
+
+@pytest.mark.control("ch03-ks-surrogate")
+def test_ks_surrogate_rejects_heavy_tails_with_the_same_moments(reject, mixture):
+    eig = lambda a: np.linalg.eigvalsh(rmt.gram(a))  # noqa: E731
+    good = _ledger().evaluate("ch03-ks-surrogate", statement="control",
+                              **rmt.ks_check(eig(mixture["x"]), sample=eig(mixture["xs"])))
+    assert good.holds, good.line()
+    rec = _ledger().evaluate("ch03-ks-surrogate", statement="control",
+                             **rmt.ks_check(eig(mixture["heavy"]), sample=eig(mixture["xs"])))
+    reject(rec, "radial sqrt(1/chi2_3) heavy tails, same means and covariances")
+
+
+@pytest.mark.control("ch03-ks-law")
+def test_ks_law_rejects_a_wrong_covariance(reject, mixture):
+    m = mixture
+    e = np.linalg.eigvalsh(rmt.gram(m["x"]))
+    grid = rmt.spectrum_grid(2.5 * e[-m["k"] - 1], 300)
+    props = m["sur"].proportions
+    good = rmt.gram_spectral_density(grid, m["diag"], props, m["n"])
+    atom = rmt.gram_zero_mass(m["diag"], props, m["n"])
+    ok = _ledger().evaluate("ch03-ks-law", statement="control",
+                            **rmt.ks_check(e, good, x=grid, mass=1 - atom))
+    assert ok.holds, ok.line()
+    wrong = rmt.gram_spectral_density(grid, 1.5 * m["diag"], props, m["n"])
+    rec = _ledger().evaluate("ch03-ks-law", statement="control",
+                             **rmt.ks_check(e, wrong, x=grid, mass=1 - atom))
+    reject(rec, "limiting law of covariances 1.5 C")
+
+
+@pytest.mark.control("ch03-spikes-within-null")
+def test_spikes_reject_shifted_means(reject):
+    rng = np.random.default_rng(3)
+    p, n, k = 60, 300, 3
+    means = 0.6 * rng.standard_normal((k, p))
+    covs = np.stack([np.diag(rng.uniform(0.5, 1.5, p)) for _ in range(k)])
+    sur = rmt.GaussianMixtureSurrogate(np.arange(k), means, covs, np.full(k, 1 / k),
+                                       np.full(k, 2000))
+    x, y = sur.sample(n, seed=1)
+    xs, ys = sur.sample(n, seed=2)
+    m = dict(sur=sur, x=x, y=y, xs=xs, ys=ys, n=n, k=k)
+    null = gandata.spike_null(sur, rmt.class_sizes(n, sur.proportions), n_boot=10, seed=4)
+    ok = gandata.spike_statistics(m["x"], m["y"], m["xs"], m["ys"], m["k"])
+    good = _ledger().evaluate("ch03-spikes-within-null", statement="control",
+                              **gandata.null_excess_check([(ok[q], null[q]) for q in ok]))
+    assert good.holds, good.line()
+    shifted = m["x"] + 0.5 * m["sur"].means[m["y"]]  # class means 1.5 times the surrogate's
+    bad = gandata.spike_statistics(shifted, m["y"], m["xs"], m["ys"], m["k"])
+    rec = _ledger().evaluate("ch03-spikes-within-null", statement="control",
+                             **gandata.null_excess_check([(bad[q], null[q]) for q in bad]))
+    reject(rec, "data whose class means are 1.5 times the surrogate's")
+
+
+@pytest.mark.control("ch03-downstream-one-run")
+def test_one_run_gap_rejects_a_surrogate_with_shrunk_means(reject):
+    rng = np.random.default_rng(7)
+    p, k = 20, 3
+    means = 0.8 * rng.standard_normal((k, p))
+    covs = np.stack([np.eye(p)] * k)
+    data = rmt.GaussianMixtureSurrogate(np.arange(k), means, covs, np.full(k, 1 / k),
+                                        np.full(k, 1000))
+    x, y = data.sample(90, seed=1)
+    shrunk = rmt.GaussianMixtureSurrogate(np.arange(k), 0.4 * means, covs, np.full(k, 1 / k),
+                                          np.full(k, 1000))
+
+    def pairs(sur):
+        rows = rmt.downstream_accuracies(x, y, sur, n_seeds=5, seed=0)
+        out = []
+        for method in ("logistic regression", "spectral clustering"):
+            acc = {d: np.array([r["accuracy"] for r in rows
+                                if r["method"] == method and r["data"] == d])
+                   for d in ("GAN features", "Gaussian surrogate")}
+            out.append((acc["GAN features"], acc["Gaussian surrogate"]))
+        return out
+
+    good = _ledger().evaluate("ch03-downstream-one-run", statement="control",
+                              **gandata.one_run_gap_check(pairs(data)))
+    assert good.holds, good.line()
+    rec = _ledger().evaluate("ch03-downstream-one-run", statement="control",
+                             **gandata.one_run_gap_check(pairs(shrunk)))
+    reject(rec, "surrogate whose class means are shrunk to 0.4 times the data's")
