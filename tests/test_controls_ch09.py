@@ -71,3 +71,17 @@ def test_flat_slope_check_rejects_the_sum_of_lengths(reject):
     rec = _ledger().evaluate("ch09-squared-length-flat", statement="control", kind="observation",
                              **ws.slope_check(n_all, lengths, 0.0, "equals"))
     reject(rec, "the sum of (unsquared) lengths, which grows like n^(1/2)")
+
+
+@pytest.mark.control("ch09-star-walk-at-bound")
+def test_at_bound_check_rejects_the_star_path(reject):
+    """The star's Hamiltonian path: its leaf-to-leaf edge passes closer to the centre than to its
+    ends, so its W1 lies below S/(4K) by more than the discretisation error."""
+    angles = np.deg2rad([90, 210, 330])
+    star = np.vstack([[0.0, 0.0], np.c_[np.cos(angles), np.sin(angles)]])
+    K = 40.0
+    order, cost = ws.min_squared_path(star, walks=False)
+    value, err = ws.semidiscrete_w1(ws.path_generator(star, order, K), star, 40_000, lipschitz=K)
+    rec = _ledger().evaluate("ch09-star-walk-at-bound", statement="control", kind="exact",
+                             **ws.error_ratio_check([value], [cost / (4 * K)], [err], "=="))
+    reject(rec, "the star's Hamiltonian path generator, whose W1 lies below its bound")
