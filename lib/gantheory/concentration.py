@@ -606,9 +606,10 @@ def spread_bound_check(spreads, stderrs, bounds=1.0, *, z: float = 4.0) -> dict:
     one_sided = 0.5 * math.erfc(z / math.sqrt(2))
     return dict(measured=float(np.max((s - r) / se)), reference=0.0, relation="<=",
                 tolerance=z,
-                basis=f"{z:g} standard errors of each of the {s.size} spreads (one-sided "
-                      f"false alarm {one_sided:.1g} each for an approximately normal "
-                      "sample standard deviation)")
+                basis=f"{z:g} standard errors of each of the {s.size} spreads: one-sided false "
+                      f"alarm {one_sided:.1g} each for an approximately normal sample standard "
+                      f"deviation, at most {s.size * one_sided:.1g} for the family (Bonferroni, "
+                      "valid although spreads of one sample are correlated)")
 
 
 def spread_law_check(spreads, stderrs, exact, *, z: float = 4.0) -> dict:
@@ -621,8 +622,9 @@ def spread_law_check(spreads, stderrs, exact, *, z: float = 4.0) -> dict:
     two_sided = math.erfc(z / math.sqrt(2))
     return dict(measured=float(np.max(np.abs(s - r) / se)), reference=0.0, relation="<=",
                 tolerance=z,
-                basis=f"{z:g} standard errors of each of the {s.size} spreads (two-sided "
-                      f"false alarm {two_sided:.1g} each)")
+                basis=f"{z:g} standard errors of each of the {s.size} spreads: two-sided false "
+                      f"alarm {two_sided:.1g} each, at most {s.size * two_sided:.1g} for the "
+                      "family (Bonferroni union bound)")
 
 
 def tail_bound_pvalue(values, t, *, lipschitz: float = 1.0) -> tuple[float, int]:
@@ -687,10 +689,12 @@ def spread_decrease_check(first, first_se, last, last_se, *, z: float = 4.0) -> 
     :func:`gantheory.claims.claim`."""
     s, se, _ = _paired([first, last], [first_se, last_se], "spreads", 0.0)
     z = _check_z(z)
+    one_sided = 0.5 * math.erfc(z / math.sqrt(2))
     return dict(measured=float((s[0] - s[1]) / math.hypot(se[0], se[1])), reference=z,
                 relation=">=", tolerance=0.0,
                 basis=f"one-sided test at {z:g} standard errors of the difference of two "
-                      "independent spreads")
+                      f"independent spreads (level {one_sided:.1g} for approximately normal "
+                      "estimates)")
 
 
 def spread_growth_check(values_first, values_last, *, batches: int = 10,
