@@ -1084,7 +1084,9 @@ def one_run_gap_check(pairs, *, level: float = 0.05) -> dict:
     crit = float(st.norm.ppf(1 - level / 2))
     return dict(measured=float(max(ratios)), reference=0.0, relation="<=", tolerance=crit,
                 basis=f"largest |mean gap| over {len(pairs)} pairs, in sd of a one-run "
-                      f"difference; two-sided normal critical value at level {level:g}")
+                      f"difference; two-sided normal critical value at level {level:g} (a true gap "
+                      f"at this bound would be detected by one run about half the time, a smaller "
+                      f"one less often)")
 
 
 def sample_ks_check(sample, cdf, *, level: float = 0.001) -> dict:
