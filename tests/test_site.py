@@ -236,3 +236,14 @@ def test_every_chapter_ends_with_its_claims_box_and_the_ledger_page_is_linked(si
         if rec["result"]:  # the result column links to the statement in its chapter
             assert f'#{rec["result"]}"' in ledger_page, rec["result"]
     assert "checked-claims.html" in (site / "book" / "preface.html").read_text()
+
+
+def test_no_page_shows_a_raw_claim_object(site):
+    """claims.claim shows its own line; a Record or Ledger repr under a cell is junk."""
+    bad = {}
+    for page in _pages(site):
+        text = page.read_text()
+        for needle in ("Record(id=", "gantheory.claims.Ledger object", "ClaimFailed"):
+            if needle in text:
+                bad.setdefault(page.name, []).append(needle)
+    assert not bad, bad
