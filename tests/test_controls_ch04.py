@@ -52,28 +52,4 @@ def test_gram_null_rejects_heavy_tails_with_the_same_moments(reject):
            "radial sqrt(1/chi2_3) heavy tails, same means and covariances")
 
 
-@pytest.mark.control("ch04-downstream-one-run")
-def test_one_run_gap_rejects_a_surrogate_with_shrunk_means(reject):
-    rng = np.random.default_rng(7)
-    p, k = 20, 3
-    means = 0.8 * rng.standard_normal((k, p))
-    covs = np.stack([np.eye(p)] * k)
-    data = rmt.GaussianMixtureSurrogate(np.arange(k), means, covs, np.full(k, 1 / k),
-                                        np.full(k, 1000))
-    x, y = data.sample(90, seed=1)
-    shrunk = rmt.GaussianMixtureSurrogate(np.arange(k), 0.4 * means, covs, np.full(k, 1 / k),
-                                          np.full(k, 1000))
-
-    def pairs(sur):
-        rows = rmt.downstream_accuracies(x, y, sur, n_seeds=5, seed=1)
-        return [tuple(np.array([r["accuracy"] for r in rows
-                                if r["method"] == method and r["data"] == d])
-                      for d in ("GAN features", "Gaussian surrogate"))
-                for method in ("logistic regression", "spectral clustering")]
-
-    good = _ledger().evaluate("ch04-downstream-one-run", statement="control",
-                              **gandata.one_run_gap_check(pairs(data)))
-    assert good.holds, good.line()
-    rec = _ledger().evaluate("ch04-downstream-one-run", statement="control",
-                             **gandata.one_run_gap_check(pairs(shrunk)))
-    reject(rec, "surrogate whose class means are shrunk to 0.4 times the data's")
+# ch04-downstream-one-run: the same check as chapter 3's, controlled in test_controls_ch03.py

@@ -10,9 +10,10 @@ execution cache when the hash changes. Quick and full builds use separate output
 separate caches. Warnings are errors (``-W``).
 
 After the build, the claim records that the chapters left in their executed outputs (see
-``gantheory.claims``) are collected into ``_build/claims.json`` and rendered as the page
-``book/checked-claims.md`` (generated, not committed); when that page changed, Sphinx runs once
-more (every chapter then comes from the cache). The build fails when a claim failed, a chapter
+``gantheory.claims``; read back from the execution cache) are collected into
+``_build/claims.json`` and rendered as the page ``book/checked-claims.md`` (generated, not
+committed); when that page changed, Sphinx runs once more (every chapter then comes from the
+cache). The build fails when a claim failed, a chapter
 recorded no claim, a not-checked claim gives no reason, or a record is from another run mode.
 """
 
@@ -66,16 +67,24 @@ def _title(docname: str) -> str:
 
 
 def collect_claims(build_dir: Path, mode: str) -> tuple[list, str, list[str]]:
-    """(records, page source, problems) from the executed notebooks of a build."""
+    """(records, page source, problems) from the executed notebooks in the execution cache.
+
+    The records are read from jupyter-cache, not from ``jupyter_execute/``: MyST-NB writes the
+    notebooks it took from the cache there without their outputs.
+    """
+    import jupytext
+    from jupyter_cache import get_cache
+
     from gantheory import claims
 
+    cache = get_cache(str(build_dir / ".jupyter_cache"))
     notebooks, chapters, problems = [], {}, []
     for doc in chapter_docs():
-        path = build_dir / "jupyter_execute" / f"{doc}.ipynb"
-        if not path.exists():
-            problems.append(f"{doc}: no executed notebook at {path}")
+        try:
+            _, nb = cache.merge_match_into_notebook(jupytext.read(ROOT / f"{doc}.md"))
+        except KeyError:
+            problems.append(f"{doc}: not in the execution cache {cache.path}")
             continue
-        nb = json.loads(path.read_text())
         recs = claims.records_in_notebook(nb)
         if not recs:
             problems.append(f"{doc} recorded no claim")
