@@ -201,6 +201,7 @@ def test_failures_and_the_page():
     page = claims.render_page([ok, nc, bad], {"ch99": ("notebooks/99_x", "Ninety-nine")}, "cpu")
     assert "(checked-claims)=" in page and "## Ninety-nine" in page
     assert "{prf:ref}`thm-a`" in page and "s \\| with a bar" in page and "**-2**" in page
+    assert "- `ch99-a`: a standard error" in page and ":class: dropdown" in page
     assert "because r" in page and "**1 failed**" in page
     with pytest.raises(ValueError, match="table of contents"):
         claims.render_page([ok], {}, "cpu")

@@ -421,6 +421,9 @@ def failures(records: Iterable[Record], mode: str | None = None) -> list[str]:
     return problems
 
 
+_SYMBOL = {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "==": "="}
+
+
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -469,21 +472,27 @@ def render_page(records: Iterable[Record], chapters: dict[str, tuple[str, str]],
         n_ok = sum(r.holds for r in recs)
         n_nc = sum(r.status == "not checked" for r in recs)
         lines += [f"{{doc}}`Chapter <../{docname}>`: {n_ok} checked, {n_nc} not checked in "
-                  "this mode.", ""]
-        lines += ["| claim | result | statement | measured | reference | tolerance (basis) "
-                  "| margin | mode | weights |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "this mode. Each tolerance's argument is in the box below the table.", ""]
+        lines += ["| claim | result | statement | measured | bound | margin | mode | weights |",
+                  "|---|---|---|---|---|---|---|---|"]
+        bases = []
         for r in recs:
-            result = f"{{prf:ref}}`{r.result}`" if r.result else f"{{doc}}`../{docname}`"
+            result = f"{{prf:ref}}`{r.result}`" if r.result else f"{{doc}}`chapter <../{docname}>`"
             if r.status == "not checked":
-                measured, ref, tol, margin = "not checked", "", f"because {r.reason}", ""
+                measured, bound, margin = "not checked", f"because {r.reason}", ""
             else:
                 measured = _fmt(r.measured)
-                ref = f"{r.relation} {_fmt(r.reference)}"
-                tol = f"{_fmt(r.tolerance)} ({r.basis})"
+                rel = _SYMBOL[r.relation]
+                bound = f"{rel} {_fmt(r.reference)}"
+                if r.tolerance:
+                    bound += f" (tolerance {_fmt(r.tolerance)})"
                 margin = _fmt(r.margin) if r.holds else f"**{_fmt(r.margin)}**"
+                bases.append(f"- `{r.id}`: {r.basis}")
             lines.append("| " + " | ".join(_cell(c) for c in (
-                f"`{r.id}`", result, r.statement, measured, ref, tol, margin, r.mode,
+                f"`{r.id}`", result, r.statement, measured, bound, margin, r.mode,
                 r.weights)) + " |")
         lines.append("")
+        if bases:
+            lines += [":::{admonition} How each tolerance is argued", ":class: dropdown", "",
+                      *bases, ":::", ""]
     return "\n".join(lines) + "\n"
