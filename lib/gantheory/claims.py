@@ -488,9 +488,8 @@ def render_page(records: Iterable[Record], chapters: dict[str, tuple[str, str]],
                     bound += f" (tolerance {_fmt(r.tolerance)})"
                 margin = _fmt(r.margin) if r.holds else f"**{_fmt(r.margin)}**"
                 bases.append(f"- `{r.id}`: {r.basis}")
-            lines.append("| " + " | ".join(_cell(c) for c in (
-                f"`{r.id}`", result, r.statement, measured, bound, margin, r.mode,
-                r.weights)) + " |")
+            lines.append("| " + " | ".join(_cell(c) for c in (  # plain ids wrap at '-' on phones
+                r.id, result, r.statement, measured, bound, margin, r.mode, r.weights)) + " |")
         lines.append("")
         if bases:
             lines += [":::{admonition} How each tolerance is argued", ":class: dropdown", "",
