@@ -23,24 +23,18 @@ def _cluster_masses(m: int, d: int, n: int, seed: int) -> np.ndarray:
     return np.bincount(cells, minlength=m) / n
 
 
-@pytest.mark.control("ch07-isoperimetric-m3")
-def test_isoperimetric_check_rejects_a_discontinuous_map_m3(reject):
+@pytest.mark.parametrize("m, d, seed, lipschitz", [
+    pytest.param(3, 2, 0, 25.0, marks=pytest.mark.control("ch07-isoperimetric-m3"), id="m3"),
+    pytest.param(4, 3, 1, 40.0, marks=pytest.mark.control("ch07-isoperimetric-m4"), id="m4"),
+])
+def test_isoperimetric_check_rejects_a_discontinuous_map(reject, m, d, seed, lipschitz):
     n = 20_000
-    masses = _cluster_masses(3, 2, n, seed=0)
+    masses = _cluster_masses(m, d, n, seed=seed)
     led = claims.Ledger("ch07", mode="quick")
-    rec = led.evaluate("ch07-isoperimetric-m3", statement="control",
-                       **pt.isoperimetric_check(masses, n, GAP / 25.0))
-    reject(rec, "nearest-cone map of the 3-cell cluster (precision 1) claimed 25-Lipschitz")
-
-
-@pytest.mark.control("ch07-isoperimetric-m4")
-def test_isoperimetric_check_rejects_a_discontinuous_map_m4(reject):
-    n = 20_000
-    masses = _cluster_masses(4, 3, n, seed=1)
-    led = claims.Ledger("ch07", mode="quick")
-    rec = led.evaluate("ch07-isoperimetric-m4", statement="control",
-                       **pt.isoperimetric_check(masses, n, GAP / 40.0))
-    reject(rec, "nearest-cone map of the 4-cell cluster (precision 1) claimed 40-Lipschitz")
+    rec = led.evaluate(f"ch07-isoperimetric-m{m}", statement="control",
+                       **pt.isoperimetric_check(masses, n, GAP / lipschitz))
+    reject(rec, f"nearest-cone map of the {m}-cell cluster (precision 1) claimed "
+                f"{lipschitz:g}-Lipschitz")
 
 
 @pytest.mark.control("ch07-isoperimetric-m3")

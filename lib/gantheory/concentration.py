@@ -134,6 +134,18 @@ def student_t_samples(n: int, d: int, df: float, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------- observables
 
 
+def observable_vectors(dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed random vectors of :func:`lipschitz_observables`: a unit ``u`` (the projection)
+    and ``a`` with :math:`\\|a\\| = \\sqrt{dim}` (the point), both of shape ``(dim,)``."""
+    dim = _check_int(dim, "dim", 1)
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(dim)
+    u /= np.linalg.norm(u)
+    a = rng.standard_normal(dim)
+    a *= math.sqrt(dim) / np.linalg.norm(a)
+    return u, a
+
+
 def lipschitz_observables(dim: int, seed: int = 0) -> dict[str, Observable]:
     """Four 1-Lipschitz observables of vectors in :math:`\\mathbb R^{dim}`.
 
@@ -149,11 +161,7 @@ def lipschitz_observables(dim: int, seed: int = 0) -> dict[str, Observable]:
     :math:`|\\max_i x_i-\\max_i y_i|\\le\\max_i|x_i-y_i|\\le\\|x-y\\|`).
     """
     dim = _check_int(dim, "dim", 1)
-    rng = np.random.default_rng(seed)
-    u = rng.standard_normal(dim)
-    u /= np.linalg.norm(u)
-    a = rng.standard_normal(dim)
-    a *= math.sqrt(dim) / np.linalg.norm(a)
+    u, a = observable_vectors(dim, seed)
 
     def _checked(x) -> np.ndarray:
         x = _as_samples(x)

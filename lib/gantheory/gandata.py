@@ -851,16 +851,9 @@ def torch_lipschitz_observables(dim: int, seed: int = 0) -> dict:
     """The four 1-Lipschitz observables of :func:`gantheory.concentration.lipschitz_observables`
     (same names, same random ``u`` and ``a`` for the same ``dim`` and ``seed``), as torch
     functions ``(N, dim) -> (N,)`` that autograd can differentiate."""
-    import math
+    from gantheory.concentration import observable_vectors
 
-    from gantheory._checks import check_int
-
-    dim = check_int(dim, "dim", 1)
-    rng = np.random.default_rng(seed)
-    u = rng.standard_normal(dim)
-    u /= np.linalg.norm(u)
-    a = rng.standard_normal(dim)
-    a *= math.sqrt(dim) / np.linalg.norm(a)
+    u, a = observable_vectors(dim, seed)
 
     def _vec(v, x):
         return torch.as_tensor(v, dtype=x.dtype, device=x.device)
