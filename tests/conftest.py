@@ -19,8 +19,12 @@ At the end of the run, a table prints how far beyond its tolerance each control 
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
+
+# The book build's settings for kernels started by the tests (nbval): no progress bars.
+os.environ.setdefault("GANTHEORY_PROGRESS", "0")
 
 CONTROLS: list[dict] = []
 

@@ -1,4 +1,8 @@
-"""Every chapter is a MyST .md notebook paired with an .ipynb that is in sync and output-free."""
+"""Every chapter is a MyST .md notebook with a generated .ipynb that is in sync and output-free.
+
+"In sync" means: the committed .ipynb is exactly what ``tools/sync_notebooks.py`` (``make sync``)
+writes from the .md: the same code cells with the same tags, and each markdown cell rewritten in
+plain Markdown (see tests/test_colab.py for the rewriting)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MDS = sorted((ROOT / "notebooks").glob("*.md"))
@@ -27,8 +32,17 @@ def test_there_are_chapters():
 def test_pair_in_sync(md):
     text_nb = jupytext.read(md)
     ipynb = jupytext.read(md.with_suffix(".ipynb"))
-    assert _cells(text_nb) == _cells(ipynb), f"{md.name} and its .ipynb differ: run `make sync`"
+    code = [c for c in _cells(text_nb) if c[0] == "code"]
+    assert code == [c for c in _cells(ipynb) if c[0] == "code"], \
+        f"{md.name} and its .ipynb differ: run `make sync`"
+    kinds = [c[0] for c in _cells(ipynb)]
+    assert kinds[:len(text_nb.cells)] == [c[0] for c in _cells(text_nb)], \
+        f"{md.name} and its .ipynb have different cells: run `make sync`"
+    assert all(k == "markdown" for k in kinds[len(text_nb.cells):])  # the works cited
     assert ipynb.metadata.get("kernelspec", {}).get("name") == "python3"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "sync_notebooks.py"), "--check",
+                           str(md)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("md", MDS, ids=lambda p: p.stem)
@@ -65,6 +79,20 @@ def test_colab_setup_cells_match_config():
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "setup_cells.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import setup_cells
+    finally:
+        sys.path.pop(0)
+    # the release tag, from the one version of pyproject.toml, not a moving branch
+    version = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(),
+                        re.MULTILINE).group(1)
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    assert setup_cells.install_target() == f"gantheory @ git+{url}@v{version}"
+    for md in MDS:
+        for nb in (jupytext.read(md), jupytext.read(md.with_suffix(".ipynb"))):
+            setup = next(c for c in nb.cells if c.cell_type == "code")
+            assert f'"gantheory @ git+{url}@v{version}"' in setup.source, md.name
 
 
 def test_setup_cell_detects_a_stale_url(tmp_path):

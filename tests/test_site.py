@@ -87,8 +87,8 @@ def test_no_page_loads_an_external_resource(site):
                 continue  # <link rel="canonical"> etc. are not loaded
             offenders.setdefault(page.name, []).append(m.group(0))
     assert not offenders, offenders
-    assert (site / "_static" / "plotly.min.js").stat().st_size > 1_000_000
-    assert (site / "_static" / "mathjax" / "tex-chtml-full.js").exists()
+    assert (site / "_static" / "mathjax" / "startup.js").exists()
+    assert not (site / "_static" / "plotly.min.js").exists()  # the partial bundles instead
 
 
 def test_launch_buttons_point_at_committed_ipynb(site):
@@ -247,3 +247,218 @@ def test_no_page_shows_a_raw_claim_object(site):
             if needle in text:
                 bad.setdefault(page.name, []).append(needle)
     assert not bad, bad
+
+
+
+# ------------------------------------------------------------------ outputs a reader sees
+
+JUNK = [
+    ("a warning", re.compile(r"\b[A-Z][A-Za-z]*Warning\b:")),
+    ("a traceback", re.compile(r"Traceback \(most recent call last\)")),
+    ("progress-bar text", re.compile(r"\d+%\|[^|]*\||\d+(?:\.\d+)?\s*(?:it|s)/(?:s|it)\]")),
+    ("an absolute file path", re.compile(
+        r"(?<![\w.:/])(?:/work|/home|/root|/tmp|/usr|/opt|/var|/private)/[\w.-]+|site-packages"
+        r"|[A-Z]:\\\\[\w.-]+")),
+]
+# A cell that shows such output on purpose carries this tag (MyST-NB turns it into a class).
+DECLARED = "tag_expected-output"
+
+
+def page_junk(html: str) -> list[str]:
+    """What a reader should not see in the executed outputs of a built page."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    found = []
+    for cell in soup.select("div.cell"):
+        if DECLARED in (cell.get("class") or []):
+            continue
+        for out in cell.select("div.cell_output"):
+            for node in out.select(".output.stderr, .output.traceback"):
+                found.append(f"{' '.join(node['class'])} output: "
+                             f"{node.get_text(' ', strip=True)[:120]!r}")
+            text = out.get_text(" ", strip=True)
+            has_media = out.select("img, svg, .plotly-graph-div, table, iframe, mjx-container, "
+                                   ".admonition, .math")
+            if not text and not has_media:
+                found.append("an empty output box")
+            for what, pattern in JUNK:
+                m = pattern.search(text)
+                if m:
+                    found.append(f"{what}: {text[max(0, m.start() - 60):m.end() + 60]!r}")
+    return found
+
+
+def test_junk_detector_catches_what_it_should():
+    """Controls: each kind of junk, in the HTML MyST-NB writes, is found; clean output is not."""
+    def cell(inner: str, tags: str = "") -> str:
+        return (f'<div class="cell docutils container {tags}"><div class="cell_output docutils '
+                f'container">{inner}</div></div>')
+
+    plain = '<div class="output text_plain highlight-myst-ansi notranslate"><pre>{}</pre></div>'
+    assert page_junk(cell(plain.format("42 claims hold"))) == []
+    assert page_junk(cell('<div class="output text_html"><div class="plotly-graph-div">'
+                          '</div></div>')) == []
+    bad = {
+        "stderr": cell('<div class="output stderr"><pre>oops</pre></div>'),
+        "warning": cell(plain.format("x.py:3: RuntimeWarning: overflow")),
+        "tqdm": cell(plain.format("GAN steps:  45%|████▌     | 450/1000 [00:02<00:03, 180.2it/s]")),
+        "path": cell(plain.format("saved to /root/.cache/gantheory/x.pt")),
+        "traceback": cell(plain.format("Traceback (most recent call last):")),
+        "empty": cell('<div class="output text_plain"><pre></pre></div>'),
+    }
+    for name, html in bad.items():
+        assert page_junk(html), name
+    assert page_junk(cell(plain.format("UserWarning: on purpose"), DECLARED)) == []
+
+
+def test_no_page_shows_stderr_warnings_progress_bars_or_machine_paths(site):
+    bad = {}
+    for page in _pages(site):
+        junk = page_junk(page.read_text())
+        if junk:
+            bad[page.relative_to(site).as_posix()] = junk[:5]
+    assert not bad, bad
+
+
+# ----------------------------------------------------------------------------- a reader's browser
+
+WIDTHS = (1366, 390)
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=_chromium(), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _open(browser, server, rel: str, width: int):
+    """A fresh context (cold cache) at ``width`` px, with ``rel`` loaded and typeset."""
+    context = browser.new_context(viewport={"width": width, "height": 850})
+    page = context.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server)
+               else r.abort())
+    page.goto(f"{server}/{rel}", wait_until="load")
+    if page.evaluate("!!(window.MathJax && MathJax.startup && MathJax.startup.promise)"):
+        page.evaluate("MathJax.startup.promise")
+    page.wait_for_load_state("networkidle")
+    return context, page
+
+
+SIDEBAR_STATE = """() => {
+    const s = document.querySelector('#pst-primary-sidebar, .bd-sidebar-primary');
+    const r = s.getBoundingClientRect();
+    const link = Array.from(s.querySelectorAll('nav a.reference')).find(a => {
+        const q = a.getBoundingClientRect();
+        return q.width > 0 && q.right > 0 && q.left < window.innerWidth;
+    });
+    return {open: getComputedStyle(s).visibility !== 'hidden' && r.right > 1 && r.width > 50
+                  && !!link};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_navigation_toggle_opens_and_closes_the_table_of_contents(browser, server, width):
+    context, page = _open(browser, server, "notebooks/05_simplicial_clusters.html", width)
+    try:
+        toggles = [t for t in page.query_selector_all(".primary-toggle") if t.is_visible()]
+        assert toggles, "no visible navigation toggle"
+        before = page.evaluate(SIDEBAR_STATE)["open"]
+        assert before == (width > 960), f"navigation open={before} on load at {width} px"
+        toggles[0].click()
+        page.wait_for_timeout(400)
+        assert page.evaluate(SIDEBAR_STATE)["open"] != before, "the toggle did nothing"
+        if before:  # desktop: the same button hides and shows the sidebar
+            toggles[0].click()
+        else:  # phone: the drawer closes with Escape, as a dialog does
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(400)
+        assert page.evaluate(SIDEBAR_STATE)["open"] == before, "the navigation did not close"
+    finally:
+        context.close()
+
+
+OVERFLOW = """() => {
+    const bad = [];
+    const vw = document.documentElement.clientWidth;
+    const items = document.querySelectorAll(
+        'article mjx-container, article .plotly-graph-div, article img, article table');
+    for (const el of items) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0) continue;
+        let clipped = null;
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            const ox = getComputedStyle(a).overflowX;
+            if (ox === 'auto' || ox === 'scroll') { clipped = null; break; }
+            const ar = a.getBoundingClientRect();
+            const out = r.right > ar.right + 1 || r.left < ar.left - 1;
+            if ((ox === 'hidden' || ox === 'clip') && out) {
+                clipped = a; break;
+            }
+        }
+        const beyond = r.right > vw + 1;
+        if (clipped || (beyond && !el.closest('[style*="overflow"], .gantheory-wide-math'))) {
+            let scrolls = false;
+            for (let a = el.parentElement; a; a = a.parentElement) {
+                const ox = getComputedStyle(a).overflowX;
+                if ((ox === 'auto' || ox === 'scroll') && a.scrollWidth > a.clientWidth) {
+                    scrolls = true; break;
+                }
+            }
+            if (!scrolls) bad.push((el.tagName + ' ' + (el.textContent || '').slice(0, 50)).trim());
+        }
+    }
+    return {bad, page_scrolls: document.documentElement.scrollWidth > vw + 1};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_math_or_figure_overflows_its_box_without_a_scroll_bar(site, browser, server, width):
+    bad = {}
+    for page_path in _pages(site):
+        rel = page_path.relative_to(site).as_posix()
+        context, page = _open(browser, server, rel, width)
+        try:
+            report = page.evaluate(OVERFLOW)
+        finally:
+            context.close()
+        if report["bad"] or report["page_scrolls"]:
+            bad[rel] = report
+    assert not bad, bad
+
+
+TEXT_PAGE_LIMIT = 1.5e6   # bytes received, uncompressed, cold cache
+CHAPTER_PAGE_LIMIT = 4.0e6
+
+
+def test_page_weight(site, browser, server, capsys):
+    """Every page loaded with a cold cache: the bytes the browser receives, uncompressed."""
+    weights = {}
+    for page_path in _pages(site) + [site / "search.html"]:
+        rel = page_path.relative_to(site).as_posix()
+        context, page = _open(browser, server, rel, 1366)
+        try:
+            sizes = page.evaluate("""() => performance.getEntriesByType('navigation')
+                .concat(performance.getEntriesByType('resource'))
+                .map(e => [e.name, e.decodedBodySize || e.encodedBodySize || 0])""")
+        finally:
+            context.close()
+        weights[rel] = (sum(s for _, s in sizes), max(sizes, key=lambda kv: kv[1]))
+    rows = sorted(weights.items(), key=lambda kv: -kv[1][0])
+    with capsys.disabled():
+        print("\npage weight (cold cache, uncompressed):")
+        for rel, (total, (name, size)) in rows:
+            print(f"  {total / 1e6:5.2f} MB  {rel}  (largest: {name.rsplit('/', 1)[-1]} "
+                  f"{size / 1e6:.2f} MB)")
+        print(f"  heaviest page: {rows[0][0]} ({rows[0][1][0] / 1e6:.2f} MB)")
+    over = {rel: round(total / 1e6, 2) for rel, (total, _) in weights.items()
+            if total > (CHAPTER_PAGE_LIMIT if rel.startswith("notebooks/") else TEXT_PAGE_LIMIT)}
+    assert not over, over

@@ -1,16 +1,17 @@
-"""Write (or check) the Colab setup cell of every chapter from ``_config.yml``.
+"""Write (or check) the Colab setup cell of every chapter from ``_config.yml`` and the release.
 
-The repository URL lives in one place, ``_config.yml`` (``repository.url`` and ``.branch``).
-Each notebook opens with a hidden cell that, in Colab only, pip-installs ``gantheory`` from that
-repository. Run ``make setup-cells`` after changing the URL; ``--check`` (used by the tests)
-exits non-zero when a notebook disagrees with ``_config.yml``.
+The repository URL lives in one place, ``_config.yml`` (``repository.url``), and the release in
+one place, ``version`` in ``pyproject.toml``: its git tag is ``v<version>``. Each notebook opens
+with a hidden cell that, in Colab only, pip-installs ``gantheory`` from that tag of that
+repository, so a reader's notebook does not change under them when ``main`` moves. Run
+``make setup-cells && make sync`` after changing either; ``--check`` (used by the tests) exits
+non-zero when a notebook disagrees with them.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,10 +26,26 @@ CELL_RE = re.compile(
 )
 
 
+def repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+
+def release() -> str:
+    """The book's release: ``version`` in ``pyproject.toml``."""
+    text = (ROOT / "pyproject.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the [project] table's first version line
+        return re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE).group(1)
+    return tomllib.loads(text)["project"]["version"]
+
+
+def release_tag() -> str:
+    return f"v{release()}"
+
+
 def install_target() -> str:
-    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    url = repo["url"].rstrip("/")
-    return f"gantheory @ git+{url}@{repo.get('branch', 'main')}"
+    return f"gantheory @ git+{repository_url()}@{release_tag()}"
 
 
 def cell_source() -> str:
@@ -61,8 +78,13 @@ def main() -> int:
             stale.append(md)
             if not args.check:
                 md.write_text(new)
-                subprocess.run([Path(sys.executable).with_name("jupytext"), "--sync", str(md)],
-                               check=True)
+    if stale and not args.check:  # the .ipynb are generated from the .md
+        sys.path.insert(0, str(ROOT / "tools"))
+        try:
+            import sync_notebooks
+        finally:
+            sys.path.pop(0)
+        sync_notebooks.main([str(md) for md in stale])
     for md in stale:
         verb = "differs from" if args.check else "updated to"
         print(f"{md.relative_to(ROOT)}: setup cell {verb} {install_target()!r}")

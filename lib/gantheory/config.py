@@ -20,6 +20,7 @@ from typing import TypeVar
 import numpy as np
 
 QUICK_ENV = "GANTHEORY_QUICK"
+PROGRESS_ENV = "GANTHEORY_PROGRESS"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -42,6 +43,55 @@ def quick_mode() -> bool:
     if raw in _FALSE:
         return False
     raise ValueError(f"{QUICK_ENV}={raw!r} is not understood; use 1 or 0")
+
+
+def _in_notebook_kernel() -> bool:
+    """True inside a Jupyter (or Colab) kernel."""
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "ZMQ" in type(shell).__name__ or "google.colab" in sys.modules
+
+
+def progress_bar(iterable=None, *, desc: str, total: int | None = None,
+                 show: bool | None = None, **kwargs):
+    """A progress bar over ``iterable`` (or a manual bar of ``total`` steps): tqdm's.
+
+    ``show=None`` (the default of every ``progress`` argument in the book) shows the bar in an
+    interactive run: a widget in Jupyter and Colab (``tqdm.auto``; a text bar when ipywidgets is
+    missing), a text bar on a terminal, nothing when stderr is not a terminal. The environment
+    variable ``GANTHEORY_PROGRESS`` overrides that: ``0`` hides every bar, which is what the book
+    build and the test suite set (built pages carry no progress-bar output), ``1`` shows them.
+    ``show=True`` or ``False`` overrides both. Extra keyword arguments go to tqdm.
+    """
+    import sys
+
+    if show is None:
+        raw = os.environ.get(PROGRESS_ENV, "").strip().lower()
+        if raw in _TRUE:
+            show = True
+        elif raw in _FALSE - {""}:
+            show = False
+        elif raw:
+            raise ValueError(f"{PROGRESS_ENV}={raw!r} is not understood; use 1 or 0")
+    if show is not None and not isinstance(show, bool):
+        raise TypeError(f"show must be True, False or None, got {show!r}")
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("mininterval", 0.5)
+    if show is False:
+        from tqdm.std import tqdm
+        return tqdm(iterable, desc=desc, total=total, disable=True, **kwargs)
+    if _in_notebook_kernel():
+        try:
+            import ipywidgets  # noqa: F401  (tqdm.auto's widget bar needs it)
+            from tqdm.notebook import tqdm
+        except ImportError:
+            from tqdm.std import tqdm
+            kwargs.setdefault("file", sys.stdout)
+        return tqdm(iterable, desc=desc, total=total, **kwargs)
+    from tqdm.std import tqdm
+    return tqdm(iterable, desc=desc, total=total, disable=None if show is None else False,
+                **kwargs)
 
 
 def device_kind() -> str:

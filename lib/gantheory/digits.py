@@ -42,13 +42,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from gantheory import _cache
 from gantheory._cache import CACHE_ENV, cache_dir
 from gantheory._cache import one_thread as _one_thread
 from gantheory._checks import check_int as _check_int
-from gantheory.config import derive_seed, torch_seeded
+from gantheory.config import derive_seed, progress_bar, torch_seeded
 
 __all__ = [
     "N_CLASSES",
@@ -277,11 +276,6 @@ class ConditionalDiscriminator(nn.Module):
         return self.out(h).squeeze(1) + (self.embedding(y) * h).sum(dim=1)
 
 
-def _tqdm_disable(progress: bool | None) -> bool | None:
-    """tqdm's ``disable`` for ``progress`` (None: show the bar only on a terminal)."""
-    return None if progress is None else not progress
-
-
 def _seeded_init(cls, seed: int, *args) -> nn.Module:
     """``cls(*args)`` with PyTorch's default initialization drawn under ``seed``."""
     with torch_seeded(seed):
@@ -345,8 +339,7 @@ def _fit_classifier(model: DigitsCNN, x: torch.Tensor, y: torch.Tensor, *, epoch
     """Adam on cross-entropy, ``epochs`` passes over ``(x, y)`` in seeded random order."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    for _ in tqdm(range(epochs), desc="CNN epochs", disable=_tqdm_disable(progress),
-                  leave=False):
+    for _ in progress_bar(range(epochs), desc="CNN epochs", show=progress):
         order = torch.randperm(x.shape[0], generator=gen)
         for i in range(0, order.numel(), batch_size):
             b = order[i:i + batch_size]
@@ -366,8 +359,8 @@ def train_classifier(*, epochs: int, seed: int = 0, batch_size: int = 64, lr: fl
     visits the training images once in a seeded random order, by mini-batches of
     ``batch_size``, with cross-entropy loss and Adam(``lr``). Reports the accuracy on the
     held-out part. With ``cache`` the weights are saved to, and on a later identical call loaded
-    from, :func:`cache_dir` (see the module docstring). ``progress`` is tqdm's switch for the
-    epoch bar (None: shown only on a terminal).
+    from, :func:`cache_dir` (see the module docstring). ``progress`` is the ``show`` switch of
+    :func:`gantheory.config.progress_bar` for the epoch bar (None: interactive runs only).
     """
     epochs = _check_int(epochs, "epochs", 1)
     seed = _check_int(seed, "seed", 0)
@@ -441,8 +434,8 @@ def _fit_gan(generator: ConditionalGenerator, disc: ConditionalDiscriminator, x:
     pos = 0
     generator.train()
     disc.train()
-    for step in tqdm(range(1, steps + 1), desc="GAN steps", disable=_tqdm_disable(progress),
-                     leave=False, mininterval=1.0):
+    for step in progress_bar(range(1, steps + 1), desc="GAN steps", show=progress,
+                             mininterval=1.0):
         if pos + batch_size > order.numel():  # new epoch: reshuffle, drop the partial batch
             order = torch.randperm(x.shape[0], generator=gen)
             pos = 0
@@ -485,7 +478,8 @@ def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2
     ``batch_size`` real images drawn in seeded random order (reshuffled each epoch); fake
     images use the labels of the real batch and :math:`z\\sim\\mathcal N(0, I_{32})`. With
     ``cache`` the generator is saved to, and on a later identical call loaded from,
-    :func:`cache_dir`. ``progress`` is tqdm's switch for the step bar (None: terminal only).
+    :func:`cache_dir`. ``progress`` is the ``show`` switch of
+    :func:`gantheory.config.progress_bar` for the step bar (None: interactive runs only).
     """
     steps = _check_int(steps, "steps", 1)
     seed = _check_int(seed, "seed", 0)

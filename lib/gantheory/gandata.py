@@ -565,18 +565,17 @@ def stream_features(generator: LoadedModel, extractors, classes,
     ``n_moments_per_class`` further images (independent seeds) whose features only update a
     :class:`RunningMoments`. Latents are BigGAN's truncated normal noise (``truncation`` in
     ``(0, 1]``), seeded per class from ``seed`` (the batch size does not change them). On a
-    GPU: bf16 autocast; on a CPU: float32. Runs under
-    ``torch.inference_mode`` with a tqdm bar. BigGAN runs with its spectral norms folded
+    GPU: bf16 autocast; on a CPU: float32. Runs under ``torch.inference_mode`` with a progress
+    bar (:func:`gantheory.config.progress_bar`). BigGAN runs with its spectral norms folded
     (:func:`fold_spectral_norms`) and both networks channels-last, on any device.
 
     Returns a :class:`GanFeatures` for one extractor, a dict ``{name: GanFeatures}`` for a
     sequence.
     """
     from pytorch_pretrained_biggan import truncated_noise_sample
-    from tqdm.auto import tqdm
 
     from gantheory._checks import check_int
-    from gantheory.config import derive_seed
+    from gantheory.config import derive_seed, progress_bar
 
     single = isinstance(extractors, FeatureExtractor)
     nets = [extractors] if single else list(extractors)
@@ -601,8 +600,7 @@ def stream_features(generator: LoadedModel, extractors, classes,
     moments = {e.name: [] for e in nets}
     labels = []
     total = len(classes) * (n_per_class + n_moments_per_class)
-    bar = tqdm(total=total, desc="generate + embed (images)", disable=progress is False,
-               leave=False)
+    bar = progress_bar(total=total, desc="generate + embed (images)", show=progress)
     with torch.inference_mode(), torch.autocast(device_type="cuda" if on_gpu else "cpu",
                                                 dtype=torch.bfloat16, enabled=on_gpu):
         for cls in classes:

@@ -55,12 +55,11 @@ import torch
 from scipy import integrate
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
-from tqdm import tqdm
 
 from gantheory import _cache
 from gantheory._checks import as_labels, as_samples, check_int
 from gantheory._checks import check_positive as _check_positive
-from gantheory.config import ConvergenceError, derive_seed, torch_seeded
+from gantheory.config import ConvergenceError, derive_seed, progress_bar, torch_seeded
 
 __all__ = [
     "expected_max_gaussian",
@@ -1157,8 +1156,7 @@ def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: Disco
     n_sum = 0
     generator.train()
     critic.train()
-    for step in tqdm(range(1, steps + 1), desc="toy GAN steps", leave=False, mininterval=1.0,
-                     disable=None if progress is None else not progress):
+    for step in progress_bar(range(1, steps + 1), desc="toy GAN steps", show=progress):
         factor = _lr_factor(step, steps)
         for group, base in base_lrs:
             group["lr"] = base * factor
@@ -1230,9 +1228,9 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
 
     With ``cache`` the generator is saved to, and on a later identical call loaded from,
     :func:`gantheory._cache.cache_dir` (``$GANTHEORY_CACHE``), under a name hashing this
-    module's source, the target, the arguments and torch's version. ``progress`` is tqdm's
-    switch for the step bar (None: terminal only). Raises ``FloatingPointError`` if a loss
-    becomes NaN or infinite.
+    module's source, the target, the arguments and torch's version. ``progress`` is the ``show``
+    switch of :func:`gantheory.config.progress_bar` (None: interactive runs only). Raises
+    ``FloatingPointError`` if a loss becomes NaN or infinite.
 
     GAN training is chaotic: the same seed can end well on one CPU and badly on another, whose
     floating-point paths differ in the last bits. With ``min_precision``, a run whose final

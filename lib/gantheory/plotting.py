@@ -6,8 +6,14 @@ render: the figure silently disappears from the built page. The book's Sphinx ex
 starts, and serves one local copy of plotly.js on each page that holds a figure. With that
 variable set, importing this module makes :class:`StaticHtmlRenderer` the default renderer: it
 emits a ``<div>`` and a ``Plotly.newPlot`` call and *no* copy of plotly.js, with a deterministic
-div id, so the same build gives byte-identical pages. Elsewhere (JupyterLab, Colab, Binder)
-plotly's own defaults are left untouched.
+div id, so the same build gives byte-identical pages. The figure's title is taken out of the
+plotly layout and written as an HTML heading above the plot: HTML text wraps on a phone, where a
+plotly title would be clipped and covered by the modebar. Elsewhere (JupyterLab, Colab, Binder)
+plotly's own renderers are left untouched.
+
+Every figure of the book uses the template :data:`TEMPLATE` (``"gantheory"``): plotly's
+``plotly_white`` with hover labels rounded to four significant digits. The built site switches
+figures to dark colours with the theme (``book/_static/plotly-theme.js``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class StaticHtmlRenderer(MimetypeRenderer):
         self._count += 1
         payload = json.dumps(fig_dict, sort_keys=True, default=str).encode()
         div_id = f"fig-{hashlib.sha1(payload).hexdigest()[:12]}-{self._count}"
+        fig_dict, title = _take_title(fig_dict)
         html = pio.to_html(
             fig_dict,
             include_plotlyjs=False,
@@ -43,14 +50,36 @@ class StaticHtmlRenderer(MimetypeRenderer):
             config={"responsive": True, "displaylogo": False},
             validate=False,
         )
+        if title:
+            html = f'<p class="gantheory-figure-title">{title}</p>\n{html}'
         return {"text/html": html}
+
+
+def _take_title(fig_dict: dict) -> tuple[dict, str]:
+    """(figure without its title, the title text); the top margin shrinks to the modebar's."""
+    layout = dict(fig_dict.get("layout", {}))
+    title = layout.pop("title", None)
+    text = title.get("text", "") if isinstance(title, dict) else (title or "")
+    if not text:
+        return fig_dict, ""
+    margin = dict(layout.get("margin", {}))
+    margin["t"] = min(margin.get("t", 100), 36)
+    layout["margin"] = margin
+    return {**fig_dict, "layout": layout}, str(text)
 
 
 pio.renderers[RENDERER_NAME] = StaticHtmlRenderer()
 if os.environ.get(RENDERER_ENV, "").strip().lower() == "static":
     pio.renderers.default = RENDERER_NAME
 
-TEMPLATE = "plotly_white"
+TEMPLATE = "gantheory"
+pio.templates[TEMPLATE] = go.layout.Template(pio.templates["plotly_white"])
+pio.templates[TEMPLATE].layout.update(
+    xaxis=dict(hoverformat=".4~g"), yaxis=dict(hoverformat=".4~g"),
+    scene=dict(xaxis=dict(hoverformat=".4~g"), yaxis=dict(hoverformat=".4~g"),
+               zaxis=dict(hoverformat=".4~g")),
+    hoverlabel=dict(namelength=-1),
+)
 
 
 def figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_y: bool = False,
@@ -63,10 +92,13 @@ def figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_y: bo
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         margin=dict(l=60, r=20, t=60, b=150),
     )
+    # log axes: at most about six labelled ticks (plotly's default also labels the 2s and 5s
+    # of every decade in small digits, unreadable on a phone), powers of ten as 10³
+    log_ticks = dict(type="log", nticks=6, exponentformat="power", minor=dict(showgrid=True))
     if log_x:
-        fig.update_xaxes(type="log")
+        fig.update_xaxes(**log_ticks)
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(**log_ticks)
     return fig
 
 
@@ -138,3 +170,29 @@ def eigenvector_figure(panels: dict, labels, *, title: str = "Top two eigenvecto
     fig.update_layout(title=title, template=TEMPLATE, height=420,
                       margin=dict(l=60, r=20, t=80, b=40))
     return fig
+
+
+class Notice:
+    """An expected notice shown as a visible warning box, not as a warning trace.
+
+    ``display(Notice(title, text))`` renders as the theme's warning admonition in the built book
+    and in Jupyter, and as a plain ``title: text`` line elsewhere. ``text`` is plain text (it is
+    HTML-escaped); ``title`` too.
+    """
+
+    def __init__(self, title: str, text: str) -> None:
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError("title must be a non-empty string")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}")
+        self.title, self.text = title.strip(), text.strip()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        body = "".join(f"<p>{html.escape(par)}</p>" for par in self.text.split("\n\n") if par)
+        return (f'<div class="admonition warning gantheory-notice"><p class="admonition-title">'
+                f"{html.escape(self.title)}</p>{body}</div>")
+
+    def __repr__(self) -> str:
+        return f"{self.title}: {self.text}"

@@ -63,12 +63,11 @@ import pandas as pd
 import torch
 from scipy.sparse.csgraph import shortest_path
 from torch import nn
-from tqdm import tqdm
 
 from gantheory._cache import one_thread
 from gantheory._checks import check_int
 from gantheory._checks import check_positive as _check_positive
-from gantheory.config import ConvergenceError, derive_seed, torch_seeded
+from gantheory.config import ConvergenceError, derive_seed, progress_bar, torch_seeded
 
 __all__ = [
     "wasserstein1",
@@ -876,8 +875,7 @@ def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps:
     t0 = time.perf_counter()
     with one_thread():
         checkpoint(0)
-        for step in tqdm(range(1, steps + 1), desc="WGAN steps", leave=False, mininterval=1.0,
-                         disable=None if progress is None else not progress):
+        for step in progress_bar(range(1, steps + 1), desc="WGAN steps", show=progress):
             for _ in range(n_critic):
                 real = xt[torch.randint(len(xt), (batch_size,), generator=draws)]
                 with torch.no_grad():
