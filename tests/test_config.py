@@ -69,3 +69,37 @@ def test_torch_seeded_is_reproducible_and_restores_the_generator():
     assert torch.equal(state, torch.random.get_rng_state())
     with config.torch_seeded(4):
         assert torch.equal(a, torch.rand(3))
+
+
+def test_progress_bar_follows_the_environment_and_the_switch(monkeypatch):
+    from gantheory import config
+
+    monkeypatch.setenv(config.PROGRESS_ENV, "0")
+    assert config.progress_bar(range(3), desc="x").disable
+    assert list(config.progress_bar(range(3), desc="x")) == [0, 1, 2]
+    monkeypatch.setenv(config.PROGRESS_ENV, "1")
+    bar = config.progress_bar(range(3), desc="x")
+    assert not bar.disable
+    bar.close()
+    assert config.progress_bar(range(3), desc="x", show=False).disable
+    monkeypatch.setenv(config.PROGRESS_ENV, "")
+    bar = config.progress_bar(total=2, desc="x")  # not a terminal under pytest: hidden
+    assert bar.disable
+    monkeypatch.setenv(config.PROGRESS_ENV, "sometimes")
+    with pytest.raises(ValueError, match="GANTHEORY_PROGRESS"):
+        config.progress_bar(range(3), desc="x")
+    monkeypatch.setenv(config.PROGRESS_ENV, "0")
+    with pytest.raises(TypeError, match="show"):
+        config.progress_bar(range(3), desc="x", show="yes")
+
+
+def test_progress_bar_in_a_notebook_kernel_uses_the_widget(monkeypatch):
+    from gantheory import config
+
+    monkeypatch.delenv(config.PROGRESS_ENV, raising=False)
+    monkeypatch.setattr(config, "_in_notebook_kernel", lambda: True)
+    bar = config.progress_bar(range(2), desc="x")
+    try:
+        assert type(bar).__module__ in ("tqdm.notebook", "tqdm.std")
+    finally:
+        bar.close()

@@ -65,3 +65,37 @@ def test_eigenvector_figure_panels():
     assert len(fig.data) == 4 and sum(t.showlegend for t in fig.data) == 2
     with pytest.raises(ValueError):
         gp.eigenvector_figure({"a": vecs[:3]}, labels)
+
+
+def test_static_renderer_moves_the_title_into_html():
+    fig = gp.figure("Spread <i>vs</i> d", "x", "y")
+    fig.add_scatter(x=[1, 2], y=[3, 4])
+    html = gp.StaticHtmlRenderer().to_mimebundle(fig.to_dict())["text/html"]
+    assert html.startswith('<p class="gantheory-figure-title">Spread <i>vs</i> d</p>')
+    plot_json = html.split("Plotly.newPlot(", 1)[1]
+    assert "Spread" not in plot_json  # not drawn a second time by plotly
+    assert '"t":36' in plot_json.replace(" ", "")  # the top margin shrinks to the modebar's
+    untitled = go.Figure(go.Scatter(x=[1], y=[2]))
+    assert "gantheory-figure-title" not in gp.StaticHtmlRenderer().to_mimebundle(
+        untitled.to_dict())["text/html"]
+
+
+def test_book_template_formats_hovers():
+    template = pio.templates[gp.TEMPLATE]
+    assert template.layout.xaxis.hoverformat == ".4~g"
+    assert template.layout.scene.zaxis.hoverformat == ".4~g"
+    assert template.layout.paper_bgcolor == pio.templates["plotly_white"].layout.paper_bgcolor
+    fig = gp.figure("t", "x", "y", log_y=True)
+    assert fig.layout.yaxis.nticks == 6 and fig.layout.yaxis.exponentformat == "power"
+
+
+def test_notice_renders_as_a_warning_box_and_escapes():
+    n = gp.Notice("Seeded random weights", "first <b>para</b>\n\nsecond")
+    html = n._repr_html_()
+    assert 'class="admonition warning gantheory-notice"' in html
+    assert "&lt;b&gt;" in html and html.count("<p>") == 2
+    assert repr(n).startswith("Seeded random weights: first")
+    with pytest.raises(ValueError, match="title"):
+        gp.Notice("  ", "x")
+    with pytest.raises(TypeError, match="text"):
+        gp.Notice("t", None)

@@ -462,3 +462,67 @@ def test_page_weight(site, browser, server, capsys):
     over = {rel: round(total / 1e6, 2) for rel, (total, _) in weights.items()
             if total > (CHAPTER_PAGE_LIMIT if rel.startswith("notebooks/") else TEXT_PAGE_LIMIT)}
     assert not over, over
+
+
+# ----------------------------------------------------------------------------- figures and details
+
+def test_plotly_figures_follow_the_dark_mode(browser, server):
+    context, page = _open(browser, server, "notebooks/01_concentration.html", 1366)
+    try:
+        colours = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .map(d => d._fullLayout.paper_bgcolor)"""
+        light = page.evaluate(colours)
+        assert light and all(c in ("#fff", "white", "rgb(255, 255, 255)") for c in light), light
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        page.wait_for_timeout(500)
+        dark = page.evaluate(colours)
+        assert all(c not in light for c in dark), dark
+        page.evaluate("document.documentElement.dataset.theme = 'light'")
+        page.wait_for_timeout(500)
+        assert page.evaluate(colours) == light
+    finally:
+        context.close()
+
+
+def test_chapter_numbers_show_in_page_titles_and_the_table_of_contents(site):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]
+                if c["file"].startswith("notebooks/")]
+    preface = (site / "book" / "preface.html").read_text()
+    for number, doc in enumerate(chapters, start=1):
+        page = (site / f"{doc}.html").read_text()
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert title.strip().startswith(f"{number}. "), (doc, title)
+        link = rf'href="[^"]*{doc.split("/")[1]}\.html"[^>]*>\s*{number}\. '
+        assert re.search(link, preface), doc  # the sidebar's table of contents
+
+
+def test_bibliography_labels_are_the_author_year_citations(site):
+    page = (site / "book" / "bibliography.html").read_text()
+    labels = re.findall(r'<span class="label"[^>]*>\s*<span class="fn-bracket">\[</span>(.*?)'
+                        r'<span class="fn-bracket">\]</span>', page)
+    assert len(labels) >= 30, labels[:5]
+    assert not [label for label in labels if label.strip().isdigit()], labels[:5]
+    assert "Seddik et al., 2020" in labels
+
+
+def test_search_snippets_show_no_raw_tex(browser, server):
+    context, page = _open(browser, server, "search.html?q=concentration", 1366)
+    try:
+        page.wait_for_function(
+            "document.querySelectorAll('#search-results li p.context').length > 2",
+            timeout=30_000)
+        page.wait_for_timeout(1500)
+        snippets = page.evaluate("""() => Array.from(
+            document.querySelectorAll('#search-results li p.context')).map(p => p.textContent)""")
+    finally:
+        context.close()
+    assert snippets
+    raw = [s for s in snippets if re.search(r"\\\(|\\\)|\\\[|\\[a-zA-Z]+\{|\$\$", s)]
+    assert not raw, raw[:3]
+
+
+def test_latent_partition_hover_names_the_modes_as_the_figures_do(site):
+    page = (site / "notebooks" / "07_trained_latents.html").read_text()
+    assert '"customdata":[["off target"' in page.replace(" ", "")
+    assert "mode %{z}" not in page

@@ -114,6 +114,10 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     if cache.exists() and (not stamp.exists() or stamp.read_text().strip() != digest):
         print(f"lib/, artifacts/ or pyproject.toml changed: clearing the execution cache {cache}")
         shutil.rmtree(cache)
+    # Stamped now, not after a successful build: whatever the cache holds from here on was
+    # executed with this code, and a build that fails later (e.g. in Sphinx) keeps it.
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
     env = dict(os.environ)
     if quick:
         env["GANTHEORY_QUICK"] = "1"
@@ -129,8 +133,6 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     rc = _sphinx(cmd, env)
     if rc != 0:
         return rc
-    build_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest + "\n")
     if quick:  # the run mode of the chapters' kernels, for checking the ledger
         os.environ["GANTHEORY_QUICK"] = "1"
     else:

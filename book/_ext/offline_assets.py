@@ -47,7 +47,6 @@ MATHJAX_FILES = ["startup.js", "core.js", "input/tex.js", "output/chtml.js",
 MATHJAX_DIRS = ["input/tex/extensions", "output/chtml/fonts"]
 FONTAWESOME_JS = re.compile(r"^.*<script[^>]*fontawesome[^>]*\.js[^>]*></script>[ \t]*\n?",
                             re.MULTILINE)
-TRACE_TYPE = re.compile(r'"type":\s*"([a-z0-9]+)"')
 
 
 def _mathjax_source() -> Path:
@@ -78,12 +77,22 @@ def plotly_bundles() -> dict:
 
 
 def page_trace_types(body: str) -> set[str]:
-    """Trace types of the plotly figures in a page body (its ``Plotly.newPlot`` calls)."""
+    """Trace types of the plotly figures in a page body (its ``Plotly.newPlot`` calls).
+
+    Each call is ``Plotly.newPlot("id", [traces...], {layout}, {config})``; the traces array
+    is decoded as JSON and each trace's ``type`` read (plotly's default type is scatter).
+    """
+    decoder = json.JSONDecoder()
     types: set[str] = set()
     for call in body.split("Plotly.newPlot(")[1:]:
-        data = call.split("],", 1)[0]  # the data array comes first, then the layout
-        found = set(TRACE_TYPE.findall(data))
-        types |= found or {"scatter"}  # plotly's default trace type
+        rest = call.lstrip()
+        _, end = decoder.raw_decode(rest)  # the div id
+        rest = rest[end:].lstrip().lstrip(",").lstrip()
+        try:
+            traces, _ = decoder.raw_decode(rest)
+        except json.JSONDecodeError as err:
+            raise ExtensionError(f"cannot read the traces of a plotly figure: {err}") from err
+        types |= {t.get("type", "scatter") for t in traces if isinstance(t, dict)}
     return types
 
 

@@ -119,7 +119,10 @@
       .replace(/^\\\(|\\\)$|^\\\[|\\\]$|^\$\$?|\$\$?$/g, "")
       .replace(/\\(?:mathbb|mathcal|mathrm|mathbf|operatorname|text|mathsf|boldsymbol)\s*\{([^{}]*)\}/g,
         function (m, arg) { return SYMBOLS[arg] && arg.length === 1 ? SYMBOLS[arg] : arg; })
+      .replace(/\\(?:mathbb|mathcal|mathrm|mathbf|mathsf|boldsymbol)\s*([A-Za-z])/g,
+        function (m, letter) { return letter === "R" ? "ℝ" : letter === "E" ? "𝔼" : letter; })
       .replace(/\\(?:left|right|big|Big|bigg|Bigg|,|;|!|quad|qquad)/g, " ")
+      .replace(/\\\|/g, "‖")
       .replace(/\\([A-Za-z]+)/g, function (m, name) { return SYMBOLS[name] || name; })
       .replace(/[{}]/g, "")
       .replace(/\s+/g, " ")
