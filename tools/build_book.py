@@ -5,8 +5,9 @@
 
 jupyter-cache keys its cache on the notebooks' code cells only, so a change in ``lib/``, in the
 saved GPU results (``artifacts/``) or in the pinned dependencies would otherwise reuse stale
-outputs: this script hashes ``lib/``, ``artifacts/`` and ``pyproject.toml`` and clears the
-execution cache when the hash changes. Quick and full builds use separate output folders, hence
+outputs: this script hashes ``lib/``, ``artifacts/`` and ``pyproject.toml`` (less its ``site``
+and ``test`` extras, tools that change no executed output) and clears the execution cache when
+the hash changes. Quick and full builds use separate output folders, hence
 separate caches. Warnings are errors (``-W``).
 
 After the build, the claim records that the chapters left in their executed outputs (see
@@ -40,14 +41,34 @@ This page is written by `tools/build_book.py` from the claims the chapters recor
 """
 
 
+# extras of pyproject.toml that cannot change an executed output (site and test tools)
+UNHASHED_EXTRAS = ("site", "test")
+
+
+def _pyproject_for_hash() -> bytes:
+    """pyproject.toml without the extras of :data:`UNHASHED_EXTRAS`, as canonical JSON."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = data.get("project", {}).get("optional-dependencies", {})
+    for name in UNHASHED_EXTRAS:
+        extras.pop(name, None)
+    return json.dumps(data, sort_keys=True).encode()
+
+
 def code_hash() -> str:
-    """Hash of everything outside the notebooks that can change executed outputs."""
+    """Hash of everything outside the notebooks that can change executed outputs: ``lib/``,
+    ``artifacts/`` and ``pyproject.toml`` (without its site and test extras)."""
     h = hashlib.sha256()
-    files = (sorted((ROOT / "lib").rglob("*.py")) + sorted((ROOT / "artifacts").glob("*"))
-             + [ROOT / "pyproject.toml"])
+    files = sorted((ROOT / "lib").rglob("*.py")) + sorted((ROOT / "artifacts").glob("*"))
     for path in files:
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
+    h.update(b"pyproject.toml")
+    h.update(_pyproject_for_hash())
     return h.hexdigest()[:16]
 
 

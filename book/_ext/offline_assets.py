@@ -16,7 +16,10 @@
   the theme also loads the 1.5 MB SVG-replacing ``fontawesome.js``, which draws the same icons;
   its ``<script>`` line is taken out of the theme's template (a generated override, see
   :func:`_template_override`).
-- sphinx-thebe's scripts (unused: chapters launch in Binder or Colab) are dropped.
+- Only the icons the site shows are kept: the theme stylesheet's icon rules and the icon web
+  fonts are cut down to them after the build (:func:`slim_icons`, with fontTools).
+- sphinx-thebe's scripts (unused: chapters launch in Binder or Colab) are dropped, and so are
+  sphinx-design's on pages that use none of its components.
 - The book's own ``gantheory.css`` and ``gantheory.js`` (``book/_static``) are added to every
   page: wide math scrolls in its box, plotly figures follow the dark mode, search snippets show
   math as text.
@@ -45,6 +48,8 @@ MATHJAX_LOAD = ["input/tex", "output/chtml", "a11y/assistive-mml"]
 MATHJAX_FILES = ["startup.js", "core.js", "input/tex.js", "output/chtml.js",
                  "a11y/assistive-mml.js"]
 MATHJAX_DIRS = ["input/tex/extensions", "output/chtml/fonts"]
+ICON_CLASS = re.compile(r"\bfa-[a-z0-9-]+")
+ICON_RULE = re.compile(r'((?:\.fa-[a-z0-9-]+:(?:before|after),?)+)\{content:"\\([0-9a-fA-F]+)"\}')
 FONTAWESOME_JS = re.compile(r"^.*<script[^>]*fontawesome[^>]*\.js[^>]*></script>[ \t]*\n?",
                             re.MULTILINE)
 
@@ -130,6 +135,54 @@ def _config_inited(app, config) -> None:
     config.templates_path = [str(_template_override(app)), *config.templates_path]
 
 
+def slim_icons(outdir: Path) -> dict:
+    """Keep only the FontAwesome icons the site shows.
+
+    The icon names (``fa-bars``, ...) are read from every built page and from the site's own
+    scripts; the theme stylesheet keeps the ``:before`` rules of those icons only, and the web
+    fonts are subset (fontTools, woff2) to their code points. Returns ``{"icons": n,
+    "bytes_before": b0, "bytes_after": b1}``. Running it again changes nothing.
+    """
+    from fontTools import subset
+
+    static = outdir / "_static"
+    used: set[str] = set()
+    for page in outdir.rglob("*.html"):
+        used |= set(ICON_CLASS.findall(page.read_text(errors="ignore")))
+    for script in static.rglob("*.js"):
+        if "plotly" not in script.name and "mathjax" not in script.parts:
+            used |= set(ICON_CLASS.findall(script.read_text(errors="ignore")))
+    css_path = static / "styles" / "pydata-sphinx-theme.css"
+    css = css_path.read_text()
+    codepoints: set[int] = set()
+
+    def keep(m: re.Match) -> str:
+        names = re.findall(r"\.(fa-[a-z0-9-]+):", m.group(1))
+        if any(n in used for n in names):
+            codepoints.add(int(m.group(2), 16))
+            return m.group(0)
+        return ""
+
+    slim = ICON_RULE.sub(keep, css)
+    if not codepoints:
+        raise ExtensionError(f"no FontAwesome icon rule found in {css_path}: the theme changed")
+    fonts = sorted((static / "vendor" / "fontawesome" / "webfonts").glob("*.woff2"))
+    before = len(css.encode()) + sum(f.stat().st_size for f in fonts)
+    css_path.write_text(slim)
+    options = subset.Options()
+    options.flavor = "woff2"
+    options.layout_features = ["*"]
+    options.notdef_outline = True
+    for path in fonts:
+        font = subset.load_font(str(path), options)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=sorted(codepoints))
+        subsetter.subset(font)
+        subset.save_font(font, str(path), options)
+    after = len(slim.encode()) + sum(f.stat().st_size for f in fonts)
+    return {"icons": len(codepoints), "bytes_before": before, "bytes_after": after}
+
+
 def _copy_assets(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -144,6 +197,7 @@ def _copy_assets(app, exception) -> None:
     for rel in MATHJAX_DIRS:
         shutil.copytree(src / rel, dest / rel, dirs_exist_ok=True)
     (static / "plotly.min.js").unlink(missing_ok=True)  # the full bundle of older builds
+    slim_icons(Path(app.outdir))
 
 
 def _is_thebe(script) -> bool:
@@ -162,6 +216,14 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         context["css_files"][:] = [c for c in context["css_files"]
                                    if "sphinx-thebe" not in str(getattr(c, "filename", c))]
     body = context.get("body", "")
+    if "sd-" not in body:  # sphinx-design (added by jupyter-book): no component on this page
+        if "css_files" in context:
+            context["css_files"][:] = [c for c in context["css_files"]
+                                       if "sphinx-design" not in str(getattr(c, "filename", c))]
+        if "script_files" in context:
+            context["script_files"][:] = [
+                s for s in context["script_files"]
+                if "design-tabs" not in str(getattr(s, "filename", s))]
     if "Plotly.newPlot" in body:
         types = page_trace_types(body)
         bundles = app.env.gantheory_plotly_bundles

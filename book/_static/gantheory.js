@@ -115,8 +115,11 @@
     max: "max", sup: "sup", inf: "inf", top: "ᵀ",
   };
   function texToText(tex) {
-    return tex
+    return tex.trim()
       .replace(/^\\\(|\\\)$|^\\\[|\\\]$|^\$\$?|\$\$?$/g, "")
+      .replace(/\\(?:begin|end)\{[a-z*]+\}/g, " ")
+      .replace(/\\\\/g, "; ")
+      .replace(/&/g, " ")
       .replace(/\\(?:mathbb|mathcal|mathrm|mathbf|operatorname|text|mathsf|boldsymbol)\s*\{([^{}]*)\}/g,
         function (m, arg) { return SYMBOLS[arg] && arg.length === 1 ? SYMBOLS[arg] : arg; })
       .replace(/\\(?:mathbb|mathcal|mathrm|mathbf|mathsf|boldsymbol)\s*([A-Za-z])/g,
@@ -129,7 +132,8 @@
       .trim();
   }
   function patchSearch() {
-    if (!window.Search || !Search.htmlToText || Search._gantheoryPatched) return;
+    // searchtools.js declares `const Search`: a global binding, but not a property of window
+    if (typeof Search === "undefined" || !Search.htmlToText || Search._gantheoryPatched) return;
     var original = Search.htmlToText;
     Search.htmlToText = function (htmlString, anchor) {
       var doc = new DOMParser().parseFromString(htmlString, "text/html");
