@@ -86,7 +86,7 @@ def test_book_template_formats_hovers():
     assert template.layout.scene.zaxis.hoverformat == ".4~g"
     assert template.layout.paper_bgcolor == pio.templates["plotly_white"].layout.paper_bgcolor
     fig = gp.figure("t", "x", "y", log_y=True)
-    assert fig.layout.yaxis.nticks == 6 and fig.layout.yaxis.exponentformat == "power"
+    assert fig.layout.yaxis.minorloglabels == "none" and fig.layout.yaxis.exponentformat == "power"
 
 
 def test_notice_renders_as_a_warning_box_and_escapes():

@@ -87,6 +87,23 @@ def _title(docname: str) -> str:
     return docname
 
 
+def chapters_not_in_cache(cache_path: Path) -> list[str]:
+    """The notebook chapters whose current code has no executed copy in the cache."""
+    import jupytext
+    from jupyter_cache import get_cache
+
+    if not cache_path.exists():
+        return chapter_docs()
+    cache = get_cache(str(cache_path))
+    missing = []
+    for doc in chapter_docs():
+        try:
+            cache.match_cache_notebook(jupytext.read(ROOT / f"{doc}.md"))
+        except KeyError:
+            missing.append(doc)
+    return missing
+
+
 def collect_claims(build_dir: Path, mode: str) -> tuple[list, str, list[str]]:
     """(records, page source, problems) from the executed notebooks in the execution cache.
 
@@ -139,6 +156,10 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     # executed with this code, and a build that fails later (e.g. in Sphinx) keeps it.
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(digest + "\n")
+    # Sphinx re-reads (and so executes) only pages whose source changed: a chapter missing from
+    # a cleared or partial cache gets its modification time touched so that it is read again.
+    for doc in chapters_not_in_cache(cache):
+        os.utime(ROOT / f"{doc}.md")
     env = dict(os.environ)
     if quick:
         env["GANTHEORY_QUICK"] = "1"

@@ -92,9 +92,11 @@ def figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_y: bo
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
         margin=dict(l=60, r=20, t=60, b=150),
     )
-    # log axes: at most about six labelled ticks (plotly's default also labels the 2s and 5s
-    # of every decade in small digits, unreadable on a phone), powers of ten as 10³
-    log_ticks = dict(type="log", nticks=6, exponentformat="power", minor=dict(showgrid=True))
+    # log axes: labels at the powers of ten only, written 10³ (plotly's default also labels the
+    # 2s and 5s of every decade in small digits, unreadable on a phone); the other ticks stay
+    # as grid lines
+    log_ticks = dict(type="log", minorloglabels="none", exponentformat="power",
+                     minor=dict(showgrid=True))
     if log_x:
         fig.update_xaxes(**log_ticks)
     if log_y:
