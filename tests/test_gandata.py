@@ -484,3 +484,113 @@ def test_sample_ks_check_matches_scipy():
     assert out["tolerance"] == pytest.approx(st.kstwo.ppf(0.99, 500))
     with pytest.raises(ValueError):
         gandata.sample_ks_check(u[:1], st.norm.cdf)
+
+
+# ----------------------------------------------------------------------------- the pretrained path
+
+# The published BigGAN-deep layer lists [upsample, in, out] (../shared/notes/pretrained-weights.md:
+# the presets of pytorch-pretrained-biggan's convert_tf_to_pytorch.py; 128 and 256 matched byte
+# for byte against published copies, 512 = the 256 list plus two blocks, not confirmed).
+F, T = False, True
+PUBLISHED_LAYERS = {
+    128: [[F, 16, 16], [T, 16, 16], [F, 16, 16], [T, 16, 8], [F, 8, 8], [T, 8, 4], [F, 4, 4],
+          [T, 4, 2], [F, 2, 2], [T, 2, 1]],
+    256: [[F, 16, 16], [T, 16, 16], [F, 16, 16], [T, 16, 8], [F, 8, 8], [T, 8, 8], [F, 8, 8],
+          [T, 8, 4], [F, 4, 4], [T, 4, 2], [F, 2, 2], [T, 2, 1]],
+}
+PUBLISHED_LAYERS[512] = PUBLISHED_LAYERS[256] + [[F, 1, 1], [T, 1, 1]]
+
+
+@pytest.mark.parametrize("resolution", [128, 256, 512])
+def test_random_biggan_architecture_is_the_published_configuration(resolution):
+    config = gandata._biggan_config(resolution)
+    assert config.layers == PUBLISHED_LAYERS[resolution]
+    assert config.output_dim == resolution
+    shared = dict(attention_layer_position=8, channel_width=128, class_embed_dim=128, eps=1e-4,
+                  n_stats=51, num_classes=1000, z_dim=128)
+    assert {k: getattr(config, k) for k in shared} == shared
+
+
+def _biggan_folder(tmp_path, random_biggan, weights: bytes | None = None,
+                   config: str | None = None):
+    folder = tmp_path / "biggan-deep-128"
+    folder.mkdir(exist_ok=True)
+    if weights is None:
+        torch.save(random_biggan.model.state_dict(), folder / gandata.WEIGHTS_FILE)
+    else:
+        (folder / gandata.WEIGHTS_FILE).write_bytes(weights)
+    (folder / gandata.CONFIG_FILE).write_text(
+        config if config is not None else random_biggan.model.config.to_json_string())
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["fake", "truncated", "json", "not-a-dict"])
+def test_unreadable_biggan_checkpoint_is_a_clear_error_or_the_fallback(
+        random_biggan, tmp_path, monkeypatch, kind):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    monkeypatch.delenv(gandata.WEIGHTS_ENV, raising=False)
+    if kind == "truncated":
+        good = tmp_path / "good.bin"
+        torch.save(random_biggan.model.state_dict(), good)
+        data = good.read_bytes()[:4096]
+    elif kind == "json":
+        data = b'{"not": "a checkpoint"}'
+    elif kind == "not-a-dict":
+        buf = tmp_path / "list.bin"
+        torch.save([torch.zeros(2)], buf)
+        data = buf.read_bytes()
+    else:
+        data = b"this is not a torch checkpoint\n" * 10
+    folder = _biggan_folder(tmp_path, random_biggan, weights=data)
+    with pytest.raises(gandata.WeightsUnavailable) as err:
+        gandata.load_biggan(128, "pretrained", weights_dir=folder)
+    assert str(folder / gandata.WEIGHTS_FILE) in str(err.value)
+    with pytest.warns(RuntimeWarning, match="seeded random weights"):
+        auto = gandata.load_biggan(128, "auto", weights_dir=folder)
+    assert auto.weights == "random" and gandata.WEIGHTS_FILE in auto.notice
+
+
+def test_unreadable_biggan_config_names_the_file(random_biggan, tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    folder = _biggan_folder(tmp_path, random_biggan, config="{ not json")
+    with pytest.raises(gandata.WeightsUnavailable, match="config.json is not a BigGAN"):
+        gandata.load_biggan(128, "pretrained", weights_dir=folder)
+
+
+def test_a_bad_folder_does_not_hide_a_good_one(random_biggan, tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    bad = _biggan_folder(tmp_path / "a", random_biggan, weights=b"junk")
+    _biggan_folder(tmp_path / "b", random_biggan)
+    monkeypatch.setenv(gandata.WEIGHTS_ENV, str(tmp_path / "b"))
+    loaded = gandata.load_biggan(128, "pretrained", weights_dir=bad)
+    assert loaded.weights == "pretrained" and loaded.source.startswith(str(tmp_path / "b"))
+
+
+def test_the_hub_mirror_is_the_second_download_source(monkeypatch, tmp_path):
+    """Offline here: both sources are tried and reported (the downloads need a network)."""
+    monkeypatch.delenv(gandata.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv(gandata.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(gandata, "_reachable", lambda host, timeout=3.0: False)
+    with pytest.raises(gandata.WeightsUnavailable) as err:
+        gandata.load_biggan(128, "pretrained", weights_dir=tmp_path, allow_download=True)
+    message = str(err.value)
+    assert message.index(gandata.BIGGAN_HOST) < message.index("osanseviero/BigGAN-deep-128")
+    with pytest.raises(gandata.WeightsUnavailable) as err:
+        gandata.load_biggan(256, "pretrained", weights_dir=tmp_path, allow_download=True)
+    assert "Hub mirror" not in str(err.value)  # no 256 mirror is known
+
+
+def test_unreadable_feature_weights_name_the_file(resnet18, tmp_path, monkeypatch):
+    monkeypatch.setenv(gandata.OFFLINE_ENV, "1")
+    monkeypatch.delenv(gandata.WEIGHTS_ENV, raising=False)
+    for suffix in (".pth", ".safetensors"):
+        path = tmp_path / f"resnet18{suffix}"
+        path.write_bytes(b"\x00\x01 fake weights")
+        with pytest.raises(gandata.WeightsUnavailable, match="not a readable checkpoint"):
+            gandata.load_feature_extractor("resnet18", "pretrained", weights_file=path)
+        with pytest.warns(RuntimeWarning, match="seeded random weights"):
+            auto = gandata.load_feature_extractor("resnet18", "auto", weights_file=path)
+        assert auto.weights == "random" and str(path) in auto.notice

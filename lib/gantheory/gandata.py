@@ -45,13 +45,17 @@ __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "torch_lipschitz_observables", "observable_gradients", "poincare_check",
            "resampled_surrogate", "spike_statistics", "spike_null", "null_excess_check",
            "one_run_gap_check", "sample_ks_check", "welch_test",
-           "BIGGAN_NAMES", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV"]
+           "BIGGAN_NAMES", "BIGGAN_HUB_MIRRORS", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV",
+           "read_checkpoint"]
 
 BIGGAN_NAMES = {128: "biggan-deep-128", 256: "biggan-deep-256", 512: "biggan-deep-512"}
 WEIGHTS_ENV = "GANTHEORY_WEIGHTS"  # a folder holding <name>/pytorch_model.bin + config.json
 OFFLINE_ENV = "GANTHEORY_OFFLINE"  # "1": never try the network
 BIGGAN_HOST = "s3.amazonaws.com"  # where pytorch-pretrained-biggan downloads from
 TIMM_HOST = "huggingface.co"  # timm's hub
+HUB_HOST = TIMM_HOST
+# second download source: Hub mirrors of the package's files, in the same format (128 only)
+BIGGAN_HUB_MIRRORS = {128: "osanseviero/BigGAN-deep-128"}
 WEIGHTS_FILE, CONFIG_FILE = "pytorch_model.bin", "config.json"
 
 # BigGAN-deep generator blocks: (up-sample?, in, out) channel multipliers. Two blocks per
@@ -118,12 +122,41 @@ def _biggan_config(resolution: int):
     return BigGANConfig(output_dim=resolution, layers=[list(b) for b in _LAYERS[resolution]])
 
 
+def read_checkpoint(path) -> dict:
+    """The state dict stored in ``path`` (``.safetensors``, or a torch file read with
+    ``weights_only=True``). A file that is not a readable checkpoint (fake, truncated, another
+    format, or not a dict of tensors) raises :class:`WeightsUnavailable` naming the file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        raise WeightsUnavailable(f"{path} is not a readable checkpoint "
+                                 f"({type(err).__name__}: {str(err)[:160]})") from err
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
+                                              for v in state.values()):
+        raise WeightsUnavailable(f"{path} does not hold a state dict of tensors")
+    return state
+
+
 def _from_folder(folder: Path, name: str) -> nn.Module:
-    """BigGAN from ``folder``/pytorch_model.bin + config.json, every key checked (strict)."""
+    """BigGAN from ``folder``/pytorch_model.bin + config.json, every key checked (strict).
+    An unreadable config or checkpoint raises :class:`WeightsUnavailable` naming the file."""
     BigGAN, BigGANConfig, _ = _biggan_modules()
-    config = BigGANConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
-    model = BigGAN(config)
-    state = torch.load(folder / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    config_path = folder / CONFIG_FILE
+    try:
+        config = BigGANConfig.from_dict(json.loads(config_path.read_text()))
+        model = BigGAN(config)
+    except Exception as err:  # noqa: BLE001 - bad JSON, missing keys, wrong types
+        raise WeightsUnavailable(f"{config_path} is not a BigGAN configuration "
+                                 f"({type(err).__name__}: {str(err)[:160]})") from err
+    state = read_checkpoint(folder / WEIGHTS_FILE)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -155,22 +188,50 @@ def _download(name: str) -> Path:  # pragma: no cover - needs the network
     return folder
 
 
+def _download_mirror(repo_id: str) -> Path:  # pragma: no cover - needs the network
+    """The two files of a Hub mirror, in one folder (``from_pretrained`` takes no repo id)."""
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(repo_id, allow_patterns=[WEIGHTS_FILE, CONFIG_FILE]))
+
+
 def _load_pretrained_biggan(name: str, weights_dir, allow_download: bool) -> LoadedModel:
     tried = []
     for folder in _pretrained_candidates(name, weights_dir):
         if (folder / WEIGHTS_FILE).exists() and (folder / CONFIG_FILE).exists():
-            return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
+            try:
+                return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
+            except WeightsUnavailable as err:
+                tried.append(f"{folder} ({err})")
+                continue
         tried.append(f"{folder} (no {WEIGHTS_FILE} + {CONFIG_FILE})")
-    if allow_download and not _reachable(BIGGAN_HOST):
+    resolution = next(r for r, n in BIGGAN_NAMES.items() if n == name)
+    mirror = BIGGAN_HUB_MIRRORS.get(resolution)
+    if not allow_download:
+        tried.append(f"download (skipped: {OFFLINE_ENV} or HF_HUB_OFFLINE is set)")
+        return _unavailable(name, tried)
+    if not _reachable(BIGGAN_HOST):
         tried.append(f"download (skipped: {BIGGAN_HOST} is unreachable)")
-    elif allow_download:  # pragma: no cover - needs the network
+    else:  # pragma: no cover - needs the network
         try:
             folder = _download(name)
             return LoadedModel(_from_folder(folder, name), name, "pretrained", str(folder))
         except Exception as err:  # noqa: BLE001 - any network or cache failure means "unavailable"
             tried.append(f"download ({type(err).__name__}: {str(err)[:120]})")
-    else:
-        tried.append(f"download (skipped: {OFFLINE_ENV} or HF_HUB_OFFLINE is set)")
+    if mirror is not None and not _reachable(HUB_HOST):
+        tried.append(f"Hub mirror {mirror} (skipped: {HUB_HOST} is unreachable)")
+    elif mirror is not None:  # pragma: no cover - needs the network
+        try:
+            folder = _download_mirror(mirror)
+            return LoadedModel(_from_folder(folder, name), name, "pretrained",
+                               f"{folder} (Hub mirror {mirror})")
+        except Exception as err:  # noqa: BLE001 - any hub failure means "unavailable"
+            tried.append(f"Hub mirror {mirror} ({type(err).__name__}: {str(err)[:120]})")
+    return _unavailable(name, tried)
+
+
+def _unavailable(name: str, tried: list[str]):
+    """Raise the :class:`WeightsUnavailable` that says everything that was tried."""
     raise WeightsUnavailable(
         f"no pretrained {name} weights: tried " + "; ".join(tried) + f". Put {WEIGHTS_FILE} and "
         f"{CONFIG_FILE} in a folder and pass weights_dir=..., or set {WEIGHTS_ENV}=<folder> "
@@ -246,10 +307,12 @@ def load_biggan(resolution: int = 128, weights: str = "auto", seed: int = 0, *,
 
     - ``weights="pretrained"``: the published weights, from ``weights_dir`` (a folder with
       ``pytorch_model.bin`` and ``config.json``), from ``$GANTHEORY_WEIGHTS/<name>/``, or
-      downloaded by the package into its cache (skipped when ``GANTHEORY_OFFLINE=1`` or
+      downloaded by the package into its cache, or, for 128, from the Hub mirror of
+      :data:`BIGGAN_HUB_MIRRORS` (downloads are skipped when ``GANTHEORY_OFFLINE=1`` or
       ``HF_HUB_OFFLINE=1``, or ``allow_download=False``). Every parameter and buffer must be
-      present (the package's own loader would silently accept missing keys). Raises
-      :class:`WeightsUnavailable` with the list of places tried.
+      present (the package's own loader would silently accept missing keys). An unreadable
+      local file (fake, truncated, another format) is reported by name and the next source is
+      tried. Raises :class:`WeightsUnavailable` with the list of places tried.
     - ``weights="random"``: the same architecture, seeded by ``seed``. The package's random
       initialization outputs NaN: the final batch norm's weight and bias are left uninitialized
       and the standing statistics of the conditional batch norms are those of another network.
@@ -310,14 +373,7 @@ def _timm():
 
 def _feature_state(path: Path, model: nn.Module, name: str) -> dict:
     """A state dict from ``path`` without the classifier, checked against ``model``."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
+    state = read_checkpoint(path)
     classifier = model.pretrained_cfg.get("classifier", "fc")
     state = {k: v for k, v in state.items() if not k.startswith(classifier + ".")}
     try:
@@ -359,11 +415,16 @@ def load_feature_extractor(name: str, weights: str = "auto", seed: int = 0, *,
             files += [Path(os.environ[WEIGHTS_ENV]) / f"{name}{ext}"
                       for ext in (".safetensors", ".pth")]
         for path in files:
-            if path.exists():
+            if not path.exists():
+                tried.append(f"{path} (missing)")
+                continue
+            try:
                 _feature_state(path, model, name)
-                loaded_from = str(path)
-                break
-            tried.append(f"{path} (missing)")
+            except WeightsUnavailable as err:
+                tried.append(f"{path} ({err})")
+                continue
+            loaded_from = str(path)
+            break
         if loaded_from is None and allow_download and not _reachable(TIMM_HOST):
             tried.append(f"timm download (skipped: {TIMM_HOST} is unreachable)")
         elif loaded_from is None and allow_download:  # pragma: no cover - needs the network
