@@ -134,19 +134,12 @@ def server(site):
 
 
 @pytest.fixture(scope="module")
-def browser_report(site, server):
+def browser_report(site, server, browser):
     """Load every page once; return {page: report} with what the checks need."""
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
     reports = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=_chromium(), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
         for page_path in _pages(site) + [site / "search.html"]:
             rel = page_path.relative_to(site).as_posix()
             blocked, errors = [], []
@@ -189,7 +182,8 @@ def browser_report(site, server):
                 page.screenshot(path=str(SHOTS / (page_path.stem + ".png")), full_page=False)
             reports[rel] = report
             page.close()
-        browser.close()
+    finally:
+        context.close()
     return reports
 
 
