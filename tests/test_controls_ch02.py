@@ -110,7 +110,7 @@ def test_spike_checks_reject_the_theory_with_p_over_n_doubled(reject):
 @pytest.mark.control("ch02-spike-below-edge", "ch02-spike-below-alignment")
 def test_below_transition_checks_reject_a_supercritical_signal(reject):
     eig, align, means, _ = _spike_draws([2.0])
-    edge = rmt.spike_theory(means[0] * 0, [0.5, 0.5], 450).eigenvalues[0]
+    edge = rmt.spike_theory(means[0] * 0, [0.5, 0.5], 450).bulk_edge
     rec = _ledger().evaluate("ch02-spike-below-edge", statement="control",
                              **rmt.edge_check(eig.ravel(), edge, lipschitz=1 / np.sqrt(150),
                                               level=0.01 / eig.size))

@@ -47,6 +47,8 @@ __all__ = [
     "GaussianMixtureSurrogate",
     "gaussian_mixture_surrogate",
     "class_sizes",
+    "ResolventEquivalent",
+    "resolvent_equivalent",
     "SpikeTheory",
     "spike_theory",
     "ks_distance",
@@ -59,6 +61,11 @@ __all__ = [
     "indicator_alignment",
     "spectral_clustering",
     "clustering_accuracy",
+    "ClusteringTheory",
+    "spectral_clustering_theory",
+    "CentroidTheory",
+    "centroid_classifier",
+    "centroid_classifier_theory",
     "SurrogateComparison",
     "compare_with_surrogate",
     "downstream_accuracies",
@@ -152,19 +159,8 @@ def marchenko_pastur_density(x, ratio: float, variance: float = 1.0, *,
 def _reduce_to_spectra(covs: list[np.ndarray], diag: bool) -> np.ndarray | None:
     """``(k, p)`` eigenvalues in a common eigenbasis, or ``None`` if the covariances do not
     commute."""
-    if diag:
-        return np.stack(covs)
-    mats = [np.diag(c) if c.ndim == 1 else c for c in covs]
-    weights = np.random.default_rng(0).uniform(1.0, 2.0, len(mats))
-    _, basis = np.linalg.eigh(sum(w * m for w, m in zip(weights, mats, strict=True)))
-    spectra = []
-    for m in mats:
-        rotated = basis.T @ m @ basis
-        off = rotated - np.diag(np.diag(rotated))
-        if np.linalg.norm(off) > 1e-8 * max(1.0, np.linalg.norm(m)):
-            return None
-        spectra.append(np.diag(rotated).copy())
-    return np.stack(spectra)
+    reduced = _reduce_with_basis(covs, diag)
+    return None if reduced is None else reduced[0]
 
 
 class _DiagonalSolver:
@@ -492,67 +488,427 @@ def gaussian_mixture_surrogate(features, labels) -> GaussianMixtureSurrogate:
     return GaussianMixtureSurrogate(classes, means, covs, counts / counts.sum(), counts)
 
 
+# --------------------------------------------------------------------------- resolvent with means
+
+
+def _reduce_with_basis(covs: list[np.ndarray], diag: bool):
+    """``(spectra (k, p), basis (p, p) or None)`` for diagonal (``basis`` None) or commuting
+    covariances, or ``None`` when they do not commute."""
+    if diag:
+        return np.stack(covs), None
+    mats = [np.diag(c) if c.ndim == 1 else c for c in covs]
+    weights = np.random.default_rng(0).uniform(1.0, 2.0, len(mats))
+    _, basis = np.linalg.eigh(sum(w * m for w, m in zip(weights, mats, strict=True)))
+    spectra = []
+    for m in mats:
+        rotated = basis.T @ m @ basis
+        off = rotated - np.diag(np.diag(rotated))
+        if np.linalg.norm(off) > 1e-8 * max(1.0, np.linalg.norm(m)):
+            return None
+        spectra.append(np.diag(rotated).copy())
+    return np.stack(spectra), basis
+
+
+class _MeanModel:
+    """A mixture (means, covariances, proportions, n) prepared for the resolvent with means.
+
+    Holds the bulk solver (for the ``delta_l``) and what is needed to evaluate the ``k x k``
+    matrix :math:`A(z) = M^\\top \\bar{\\mathcal Q}_0(z) M` of the class means against the
+    ``p x p`` deterministic equivalent of the centred part: the means rotated once into the
+    covariances' common eigenbasis (O(k p) per ``z`` afterwards), or, for covariances that do
+    not commute, the covariance matrices themselves (one ``p x p`` solve per ``z``).
+    """
+
+    def __init__(self, means, covariances, proportions, n: int, noise_variance: float = 1.0):
+        m = as_samples(means, "means")
+        k, p = m.shape
+        n = check_int(n, "n", 1)
+        if covariances is None:
+            if not math.isfinite(noise_variance) or noise_variance <= 0:
+                raise ValueError(f"noise_variance must be positive, got {noise_variance}")
+            covariances = [np.full(p, float(noise_variance))] * k
+        elif noise_variance != 1.0:
+            raise ValueError("noise_variance is only used when covariances is None")
+        covs, diag, p_cov = _check_covariances(covariances)
+        if len(covs) != k:
+            raise ValueError(f"covariances must have one entry per class ({k} means), "
+                             f"got {len(covs)}")
+        if p_cov != p:
+            raise ValueError(f"means have p = {p}, covariances p = {p_cov}")
+        c = _check_proportions(proportions, k)
+        if np.any(c == 0):
+            raise ValueError("every class needs a positive proportion")
+        self.means, self.covs, self.c, self.n, self.p, self.k = m, covs, c, n, p, k
+        reduced = _reduce_with_basis(covs, diag)
+        if reduced is not None:
+            spectra, basis = reduced
+            self.spectra = spectra
+            self.rotated = m if basis is None else m @ basis  # (k, p)
+            self.solver = _DiagonalSolver(spectra, c, n)
+            self.dense = None
+        else:
+            self.spectra = None
+            self.dense = np.stack([np.diag(x) if x.ndim == 1 else x for x in covs])
+            self.solver = _DenseSolver(covs, c, n)
+        self.scale = float(sum(cl * (np.sum(x) if x.ndim == 1 else np.trace(x)) for cl, x in
+                               zip(c, covs, strict=True)) / max(self.solver.p_eff, 1))
+
+    def complex_delta(self, s: float, warm=None) -> np.ndarray:
+        """``delta`` at ``s + i eta`` with ``eta = 1e-10`` times the mean population
+        eigenvalue: the physical branch (the limit from the upper half-plane), by the same
+        Newton solver with continuation in ``eta`` as :func:`gram_spectral_density`. A
+        warm-started solution with some ``Im delta_l <= 0`` is another root (on the physical
+        branch every ``Im delta_l > 0`` when ``eta > 0``): it is solved again from far above
+        the axis."""
+        z = complex(s, 1e-10 * self.scale)
+        d = _solve(self.solver, z, warm, self.scale, 1e-13, 20_000)[0]
+        if warm is not None and np.any(d.imag <= 0):
+            d = _solve(self.solver, z, None, self.scale, 1e-13, 20_000)[0]
+        return d
+
+    def real_delta(self, s: float) -> np.ndarray:
+        """``delta`` at a real ``s`` right of the bulk (S's scale): the physical branch
+        (:meth:`complex_delta`), polished by Newton in real numbers.
+        ``ConvergenceError`` if ``s`` is inside the bulk."""
+        d = self.complex_delta(s)  # no warm start: near the edge the two real roots are close
+        if np.abs(d.imag).max() > 1e-5:
+            raise ConvergenceError(f"s = {s:.6g} is inside the bulk (Im delta = "
+                                   f"{np.abs(d.imag).max():.2g})")
+        polished = self._valid(s, d.real.astype(np.complex128))
+        return d.real.astype(np.complex128) if polished is None else polished
+
+    def _valid(self, s: float, warm: np.ndarray):
+        """Newton's solution at the real ``s`` from ``warm`` (at most 12 steps: the predictor
+        is close) if it is a real solution with ``1 + delta > 0`` and ``det(I - dT/ddelta) > 0``,
+        else ``None``."""
+        out = _newton(self.solver, complex(s, 0.0), warm, 1e-14, max_iter=12)
+        if out is None:
+            return None
+        d = out[0]
+        if np.any(1 + d.real <= 0) or np.any(np.abs(d.imag) > 1e-8 * (1 + np.abs(d))):
+            return None
+        _, jac, _, _ = self.solver.step(d, complex(s, 0.0), True)
+        if np.linalg.det(self.solver.eye - jac.real) <= 0:
+            return None
+        return d.real.astype(np.complex128)
+
+    def delta(self, s: complex, tol: float = 1e-12, warm=None) -> np.ndarray:
+        """``delta_l`` at ``s`` (the scale of :math:`S = XX^\\top/n`, ``s = z p / n``) for
+        ``Im s > 0`` or ``s < 0``; ``Im s < 0`` by conjugation."""
+        if self.solver.p_eff == 0:
+            return np.zeros(self.k, dtype=np.complex128)
+        if s.imag < 0:
+            return np.conj(self.delta(np.conj(s), tol, warm))
+        if s.imag == 0:
+            start = np.zeros(self.k, dtype=np.complex128) if warm is None else warm
+            out = _newton(self.solver, complex(s.real, 0.0), start, tol)
+            if out is None:
+                out = _fixed_point(self.solver, complex(s.real, 0.0), start, tol, 20_000)
+            if out is None:
+                raise ConvergenceError(f"the fixed point did not converge at s = {s:.6g}")
+            return out[0]
+        return _solve(self.solver, complex(s), warm, self.scale, tol, 20_000)[0]
+
+    def mean_matrix(self, s: complex, delta: np.ndarray) -> np.ndarray:
+        """:math:`A = M^\\top \\bar{\\mathcal Q}_0 M` ``(k, k)``, with
+        :math:`\\bar{\\mathcal Q}_0 = \\frac pn(\\sum_l c_l C_l/(1+\\delta_l) - s I_p)^{-1}`."""
+        coef = self.c / (1 + delta)
+        if self.spectra is not None:
+            q = 1.0 / (coef @ self.spectra - s)  # (p,) eigenvalues of the p x p inverse
+            a = (self.rotated * q) @ self.rotated.T
+        else:
+            mat = np.tensordot(coef, self.dense, axes=1) - s * np.eye(self.p)
+            a = self.means @ np.linalg.solve(mat, self.means.T)
+        return a * (self.p / self.n)
+
+
+@dataclass(frozen=True)
+class ResolventEquivalent:
+    """Deterministic equivalent :math:`\\bar Q(z)` of :math:`\\mathbb E[(G - zI_n)^{-1}]` for a
+    ``k``-class mixture, with the samples ordered by class in blocks (see
+    :func:`resolvent_equivalent`):
+
+    .. math:: \\bar Q(z) = -\\frac1z \\operatorname{diag}
+        \\Big(\\frac{1_{n_\\ell}}{1+\\delta_\\ell(z)}\\Big)_{\\ell}
+        + \\frac1{pz} J \\Omega(z) J^\\top .
+
+    ``z`` complex; ``sizes`` ``(k,)`` integer class sizes (the block layout of :meth:`matrix`);
+    ``p``; ``delta`` ``(k,)``; ``diagonal`` ``(k,)`` the values :math:`-1/(z(1+\\delta_\\ell))`;
+    ``omega`` ``(k, k)`` the matrix :math:`\\Omega(z)`. The formulas use the real class sizes
+    :math:`n c_\\ell`; ``sizes`` rounds them (largest remainder) for the block layout.
+    """
+
+    z: complex
+    sizes: np.ndarray
+    p: int
+    delta: np.ndarray
+    diagonal: np.ndarray
+    omega: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.sizes.sum())
+
+    def _labels(self) -> np.ndarray:
+        return np.repeat(np.arange(self.sizes.size), self.sizes)
+
+    def matrix(self) -> np.ndarray:
+        """The ``(n, n)`` complex matrix :math:`\\bar Q(z)` (classes in blocks)."""
+        lab = self._labels()
+        return (np.diag(self.diagonal[lab])
+                + self.omega[np.ix_(lab, lab)] / (self.p * self.z))
+
+    def bilinear(self, a, b=None) -> complex | np.ndarray:
+        """:math:`a^\\top \\bar Q(z) b` for ``a`` ``(n,)`` or ``(n, r)`` and ``b`` likewise
+        (``b`` defaults to ``a``): a scalar, or the ``(r, r2)`` matrix of forms. O(n r) work."""
+        a = np.asarray(a, dtype=np.complex128)
+        b = a if b is None else np.asarray(b, dtype=np.complex128)
+        if a.shape[0] != self.n or b.shape[0] != self.n or a.ndim > 2 or b.ndim > 2:
+            raise ValueError(f"a and b must have {self.n} rows (one per sample), got "
+                             f"{a.shape} and {b.shape}")
+        lab = self._labels()
+        a2 = a.reshape(self.n, -1)
+        b2 = b.reshape(self.n, -1)
+        ja = np.stack([a2[lab == i].sum(axis=0) for i in range(self.sizes.size)])
+        jb = np.stack([b2[lab == i].sum(axis=0) for i in range(self.sizes.size)])
+        out = (a2 * self.diagonal[lab][:, None]).T @ b2 + ja.T @ self.omega @ jb / (self.p * self.z)
+        return complex(out[0, 0]) if a.ndim == 1 and b.ndim == 1 else out
+
+    def trace(self) -> complex:
+        """Normalized trace :math:`\\frac1n \\operatorname{tr}\\bar Q(z)`, the Stieltjes
+        transform of the limiting spectrum of :math:`G` at ``z``."""
+        sizes = self.sizes.astype(np.float64)
+        return complex((sizes @ self.diagonal + sizes @ np.diag(self.omega) / (self.p * self.z))
+                       / self.n)
+
+    def indicator_forms(self) -> np.ndarray:
+        """``(k, k)`` forms :math:`j_a^\\top \\bar Q(z) j_b/\\sqrt{n_a n_b}` of the normalized
+        class indicators."""
+        lab = self._labels()
+        ind = np.stack([(lab == i) / math.sqrt(s) for i, s in enumerate(self.sizes)], axis=1)
+        return self.bilinear(ind, ind)
+
+
+def _omega(model: _MeanModel, z: complex, delta: np.ndarray) -> np.ndarray:
+    s = z * model.p / model.n
+    a = model.mean_matrix(s, delta)
+    lam = 1.0 / (1 + delta)
+    b = model.n * model.c * lam / model.p  # diag of B = N Lambda / p
+    # M^T Qbar M = A (I + B A)^{-1} = (I + A B)^{-1} A: no inverse of A (means may be
+    # rank-deficient)
+    mqm = np.linalg.solve(np.eye(model.k) + a * b[None, :], a)
+    return lam[:, None] * mqm * lam[None, :]
+
+
+def resolvent_equivalent(means, covariances, proportions, n: int, z) -> ResolventEquivalent:
+    """Deterministic equivalent of the resolvent :math:`Q(z) = (G - zI_n)^{-1}` of
+    :math:`G = X^\\top X/p` for a ``k``-class mixture, class means included.
+
+    Parameters
+    ----------
+    means : array ``(k, p)``
+        Class means :math:`m_\\ell` (rows).
+    covariances : sequence of ``k`` arrays ``(p, p)`` or ``(p,)`` (diagonal entries)
+        Class covariances :math:`C_\\ell`, as in :func:`gram_spectral_density`.
+    proportions : array ``(k,)``
+        Class proportions :math:`c_\\ell > 0`, summing to 1; class sizes :math:`n_\\ell = nc_\\ell`.
+    n : int
+        Number of samples.
+    z : complex
+        A point off the real half-line where the spectrum lives: ``Im z != 0`` or ``z < 0``.
+
+    Returns
+    -------
+    ResolventEquivalent
+        With :math:`\\delta_\\ell(z) = \\frac1p\\operatorname{tr} C_\\ell\\bar{\\mathcal Q}_0(z)`,
+        :math:`\\bar{\\mathcal Q}_0(z) = (\\frac1p\\sum_\\ell n_\\ell C_\\ell/(1+\\delta_\\ell) -
+        zI_p)^{-1}`, :math:`\\Lambda = \\operatorname{diag}(1/(1+\\delta_\\ell))`,
+        :math:`N = \\operatorname{diag}(n_\\ell)`:
+
+        .. math:: \\Omega(z) = \\Lambda M^\\top \\bar{\\mathcal Q}(z) M\\Lambda,\\qquad
+            M^\\top\\bar{\\mathcal Q} M = (I_k + AB)^{-1}A,
+            \\quad A = M^\\top \\bar{\\mathcal Q}_0 M, \\quad B = N\\Lambda/p,
+
+        :math:`\\bar{\\mathcal Q} = (\\bar{\\mathcal Q}_0^{-1} + \\frac1p MN\\Lambda M^\\top)^{-1}`
+        being the ``p x p`` equivalent with the means (Woodbury). Cost: O(k p) per ``z`` for
+        diagonal or commuting covariances (after one rotation of the means), one ``p x p``
+        solve per Newton step otherwise.
+    """
+    z = complex(z)
+    if not (math.isfinite(z.real) and math.isfinite(z.imag)):
+        raise ValueError(f"z must be finite, got {z}")
+    if z.imag == 0 and z.real >= 0:
+        raise ValueError(f"z must have a nonzero imaginary part or be a negative real, got {z}")
+    model = _MeanModel(means, covariances, proportions, n)
+    s = z * model.p / model.n
+    delta = model.delta(s)
+    return ResolventEquivalent(z=z, sizes=class_sizes(model.n, model.c), p=model.p, delta=delta,
+                               diagonal=-1.0 / (z * (1 + delta)), omega=_omega(model, z, delta))
+
+
 # --------------------------------------------------------------------------- spikes
 
 
 @dataclass(frozen=True)
 class SpikeTheory:
-    """Spikes of :math:`G` for isotropic noise (see :func:`spike_theory`).
+    """Isolated eigenvalues of :math:`G` and their eigenvectors (see :func:`spike_theory`).
 
-    ``theta`` ``(r,)``: singular values of the normalized mean part, decreasing;
-    ``threshold``: the phase-transition value of ``theta``;
-    ``eigenvalues`` ``(r,)``: limiting isolated eigenvalues of :math:`G` (the bulk edge for
-    ``theta <= threshold``); ``alignments`` ``(r,)``: limiting squared cosine between the
-    corresponding eigenvector of :math:`G` and the mean part's direction in :math:`\\mathbb R^n`
-    (0 below the threshold); ``bulk_edge``: right edge of the bulk of :math:`G`.
+    ``eigenvalues`` ``(r,)``: the limiting isolated eigenvalues, decreasing (``r <= k``, only
+    those beyond the bulk); ``alignments`` ``(r,)``: the squared norm of the projection of the
+    corresponding unit eigenvector of :math:`G` on the span of the class indicators;
+    ``class_means`` ``(r, k)``: the eigenvector's mean entry on each class, times
+    :math:`\\sqrt n` (signs: the first nonzero entry positive); ``bulk_edge``: the right edge
+    of the bulk of :math:`G`; ``margins`` ``(k,)``: the eigenvalues of the ``k x k`` matrix
+    :math:`H` at the edge (a negative one is a spike; near 0, the spike is at the transition).
+    For isotropic noise (``covariances=None``) also ``theta`` ``(k,)`` and ``threshold``: the
+    normalized singular values of the mean part and the Benaych-Georges-Nadakuditi transition
+    value (``None`` otherwise).
     """
 
-    theta: np.ndarray
-    threshold: float
     eigenvalues: np.ndarray
     alignments: np.ndarray
+    class_means: np.ndarray
     bulk_edge: float
+    margins: np.ndarray
+    theta: np.ndarray | None = None
+    threshold: float | None = None
 
 
-def spike_theory(means, proportions, n: int, noise_variance: float = 1.0) -> SpikeTheory:
-    """Isolated eigenvalues and eigenvector alignments of :math:`G` created by class means.
+def _h_matrix(model: _MeanModel, rho: float):
+    """``(H, delta)`` at the real point ``rho`` of :math:`G`'s scale right of the bulk:
+    :math:`H = I_k + B^{1/2} A B^{1/2}`, symmetric real."""
+    s = rho * model.p / model.n
+    delta = model.real_delta(s)
+    a = model.mean_matrix(complex(s, 0.0), delta).real
+    b = np.sqrt(model.n * model.c / (model.p * (1 + delta.real)))
+    h = np.eye(model.k) + b[:, None] * a * b[None, :]
+    return (h + h.T) / 2, delta
 
-    Model: :math:`X = MJ^\\top + \\sigma Z` with :math:`Z` i.i.d. standard (all classes share the
-    covariance :math:`\\sigma^2 I_p`), ``means`` ``(k, p)`` the columns of :math:`M`, class sizes
-    :math:`n c_\\ell`. Write :math:`\\gamma = \\min(p,n)/\\max(p,n)`, :math:`N=\\max(p, n)` and
-    :math:`\\theta_i` the singular values of :math:`MJ^\\top/(\\sigma\\sqrt N)`. By the theorem of
-    Benaych-Georges and Nadakuditi (2012) on low-rank perturbations of rectangular matrices, as
-    :math:`p, n\\to\\infty`, a singular value with :math:`\\theta > \\gamma^{1/4}` gives the
-    outlier :math:`\\sqrt{(1+\\theta^2)(\\gamma+\\theta^2)}/\\theta` of :math:`X/(\\sigma\\sqrt N)`
-    (the bulk edge :math:`1+\\sqrt\\gamma` otherwise), and its singular vector on the :math:`n`
-    side has squared alignment :math:`1-(\\gamma+\\theta^2)/(\\theta^2(\\theta^2+1))`
-    if :math:`p\\le n`, or
-    :math:`1-\\gamma(1+\\theta^2)/(\\theta^2(\\theta^2+\\gamma))` if :math:`p > n`. Eigenvalues of
-    :math:`G` are :math:`\\sigma^2 N/p` times the squared singular values.
+
+def _edge(model: _MeanModel) -> tuple[float, np.ndarray]:
+    """Right edge of the bulk of :math:`G` and ``delta`` there.
+
+    At ``s + i eta`` with ``eta = 1e-10`` (relative), ``Im delta`` is of order ``eta`` right
+    of the support and of order ``sqrt(distance)`` inside it: the edge is where it crosses
+    ``1e-5 = sqrt(1e-10)``, located to about ``1e-9`` relative. A geometric scan from
+    ``4 max ||C_l|| (1 + sqrt(p/n))^2`` (beyond the support) down finds the first point inside
+    the bulk (warm-started, so the rightmost component), then bisection.
     """
-    m = as_samples(means, "means")
-    k, p = m.shape
-    c = _check_proportions(proportions, k)
-    n = check_int(n, "n", 1)
-    if not math.isfinite(noise_variance) or noise_variance <= 0:
-        raise ValueError(f"noise_variance must be positive, got {noise_variance}")
+    solver = model.solver
+    if solver.p_eff == 0:
+        return 0.0, np.zeros(model.k, dtype=np.complex128)
+    ratio = solver.p_eff / model.n
+    top = max(float(np.max(c)) if c.ndim == 1 else float(np.linalg.eigvalsh(c)[-1])
+              for c in model.covs)
+    hi = 4 * top * (1 + math.sqrt(ratio)) ** 2
+    d_hi = model.complex_delta(hi)
+
+    def inside(d):
+        return np.abs(d.imag).max() > 1e-5
+
+    lo = None
+    for s in hi * np.geomspace(0.98, 1e-6, 700):
+        d = model.complex_delta(s, d_hi)
+        if inside(d):
+            lo = s
+            break
+        hi, d_hi = s, d
+    if lo is None:  # pragma: no cover - a nonzero covariance has a bulk
+        raise ConvergenceError("no bulk found")
+    while hi - lo > 1e-10 * hi:
+        mid = 0.5 * (lo + hi)
+        d = model.complex_delta(mid, d_hi)
+        if inside(d):
+            lo = mid
+        else:
+            hi, d_hi = mid, d
+    return hi * model.n / model.p, d_hi.real.astype(np.complex128)
+
+
+def _isotropic_reference(means, c, n, noise_variance):
+    """Benaych-Georges & Nadakuditi (2012) for isotropic noise: ``(theta, threshold)``."""
+    k, p = means.shape
     big, small = max(p, n), min(p, n)
-    gamma = small / big
-    # singular values of M J^T: J^T J = diag(n c), so they are those of M diag(sqrt(n c))
-    theta = np.linalg.svd(m.T * np.sqrt(n * c), compute_uv=False)
-    theta = theta / math.sqrt(noise_variance * big)
-    threshold = gamma ** 0.25
-    above = theta > threshold
-    safe = np.where(above, theta, 1.0)
-    sv = np.where(above, np.sqrt((1 + safe**2) * (gamma + safe**2)) / safe, 1 + math.sqrt(gamma))
-    if p <= n:
-        align = 1 - (gamma + safe**2) / (safe**2 * (safe**2 + 1))
-    else:
-        align = 1 - gamma * (1 + safe**2) / (safe**2 * (safe**2 + gamma))
-    factor = noise_variance * big / p
-    return SpikeTheory(theta=theta, threshold=threshold, eigenvalues=factor * sv**2,
-                       alignments=np.where(above, align, 0.0),
-                       bulk_edge=factor * (1 + math.sqrt(gamma)) ** 2)
+    theta = np.linalg.svd(means.T * np.sqrt(n * c), compute_uv=False)
+    return theta / math.sqrt(noise_variance * big), (small / big) ** 0.25
+
+
+def spike_theory(means, proportions, n: int, covariances=None, noise_variance: float = 1.0
+                 ) -> SpikeTheory:
+    """Isolated eigenvalues of :math:`G = X^\\top X/p` and their eigenvectors' alignments with
+    the class indicators, for a ``k``-class mixture with any class covariances.
+
+    Parameters
+    ----------
+    means : array ``(k, p)``
+        Class means (rows).
+    proportions : array ``(k,)``
+        Class proportions (positive, summing to 1).
+    n : int
+        Number of samples; ``p > n`` and ``p < n`` are both allowed.
+    covariances : sequence of ``k`` arrays ``(p, p)`` or ``(p,)``, optional
+        Class covariances as in :func:`gram_spectral_density` (diagonal, commuting or dense).
+        Default: ``noise_variance`` times the identity for every class.
+
+    Returns
+    -------
+    SpikeTheory
+
+    Theory (derived in chapter 2 from :func:`resolvent_equivalent`). The poles of
+    :math:`\\bar Q(z)` right of the bulk are the zeros of :math:`\\det H(\\rho)`,
+    :math:`H = I_k + B^{1/2}AB^{1/2}` (``A``, ``B`` as in :func:`resolvent_equivalent`,
+    real and symmetric there, increasing in :math:`\\rho`), so each negative eigenvalue of
+    :math:`H` at the edge gives one isolated eigenvalue :math:`\\rho`. With :math:`v` the unit
+    null vector of :math:`H(\\rho)` and :math:`h' = v^\\top H'(\\rho) v > 0`, the residue of
+    :math:`\\bar Q` at :math:`\\rho` gives, for the unit eigenvector :math:`u`, the class sums
+    :math:`J^\\top u = \\pm (N\\Lambda)^{1/2} v/\\sqrt{\\rho h'}`, hence the squared alignment
+    :math:`v^\\top\\Lambda v/(\\rho h')` and ``class_means``. Spikes inside gaps of a bulk with
+    several components are not searched for. For isotropic noise the result agrees with the
+    closed form of Benaych-Georges & Nadakuditi (2012), whose ``theta`` and ``threshold`` are
+    returned too.
+    """
+    model = _MeanModel(means, covariances, proportions, n, noise_variance)
+    edge, d_edge = _edge(model)
+    theta = threshold = None
+    if covariances is None:
+        theta, threshold = _isotropic_reference(model.means, model.c, model.n, noise_variance)
+    if edge <= 0:
+        raise ValueError("the covariances vanish: there is no bulk to stand out from")
+    start = edge * (1 + 1e-9)
+    h_edge, _ = _h_matrix(model, start)
+    margins = np.linalg.eigvalsh(h_edge)
+    r = int(np.sum(margins < 0))
+    scale_hi = edge + 2 * model.n / model.p * float(
+        np.linalg.norm(model.means.T * np.sqrt(model.c), 2) ** 2) + 1.0
+    while np.linalg.eigvalsh(_h_matrix(model, scale_hi)[0])[0] <= 0:  # pragma: no cover
+        scale_hi *= 2
+    eigs, aligns, cmeans = [], [], []
+    from scipy.optimize import brentq
+
+    for i in range(r):
+        def h_i(rho, i=i):
+            return np.linalg.eigvalsh(_h_matrix(model, rho)[0])[i]
+
+        rho = brentq(h_i, start, scale_hi, xtol=1e-13 * scale_hi, rtol=1e-13, maxiter=300)
+        h0, delta = _h_matrix(model, rho)
+        w, vecs = np.linalg.eigh(h0)
+        v = vecs[:, i]
+        eps = 1e-6 * rho
+        hp = (_h_matrix(model, rho + eps)[0] - _h_matrix(model, rho - eps)[0]) / (2 * eps)
+        deriv = float(v @ hp @ v)
+        lam = 1.0 / (1 + delta.real)
+        eigs.append(rho)
+        aligns.append(float(v @ (lam * v)) / (rho * deriv))
+        sums = np.sqrt(model.c * lam) * v / math.sqrt(rho * deriv)  # J^T u / sqrt(n)
+        cm = sums / model.c  # sqrt(n) x mean entry per class
+        nz = np.flatnonzero(np.abs(cm) > 1e-12 * max(np.abs(cm).max(), 1e-300))
+        if nz.size and cm[nz[0]] < 0:
+            cm = -cm
+        cmeans.append(cm)
+    order = np.argsort(eigs)[::-1]
+    return SpikeTheory(eigenvalues=np.asarray(eigs)[order], alignments=np.asarray(aligns)[order],
+                       class_means=np.asarray(cmeans).reshape(r, model.k)[order],
+                       bulk_edge=float(edge), margins=margins, theta=theta, threshold=threshold)
 
 
 # --------------------------------------------------------------------------- distances
@@ -867,13 +1223,16 @@ def indicator_alignment(vectors, labels) -> np.ndarray:
     return out
 
 
-def spectral_clustering(features, k: int, *, seed: int = 0) -> np.ndarray:
+def spectral_clustering(features, k: int, *, seed: int = 0, n_vectors: int | None = None
+                        ) -> np.ndarray:
     """Cluster the rows of ``features`` ``(n, p)`` into ``k`` groups: k-means (scikit-learn,
-    seeded, 10 restarts) on the top ``k`` eigenvectors of :math:`G = X^\\top X/p`. Returns
-    labels ``(n,)`` in ``0..k-1``."""
+    seeded, 10 restarts) on the top ``n_vectors`` (default ``k``) eigenvectors of
+    :math:`G = X^\\top X/p`. Returns labels ``(n,)`` in ``0..k-1``."""
     from sklearn.cluster import KMeans
 
-    _, vecs = top_eigenvectors(gram(features), k)
+    k = check_int(k, "k", 1)
+    n_vectors = k if n_vectors is None else check_int(n_vectors, "n_vectors", 1)
+    _, vecs = top_eigenvectors(gram(features), n_vectors)
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(vecs)
 
 
@@ -890,6 +1249,204 @@ def clustering_accuracy(predicted, truth) -> float:
     np.add.at(table, (pred_idx, true_idx), 1)
     rows, cols = linear_sum_assignment(-table)
     return float(table[rows, cols].sum() / pred.size)
+
+
+# --------------------------------------------------------------------------- classifiers
+
+
+@dataclass(frozen=True)
+class ClusteringTheory:
+    """Predicted law of the spectral embedding and accuracy of :func:`spectral_clustering`
+    (see :func:`spectral_clustering_theory`).
+
+    ``spikes``: the :class:`SpikeTheory`; ``masses`` ``(r, k)``: the limiting mass
+    :math:`\\sum_{i \\in \\ell} u_i^2` of each isolated eigenvector on each class;
+    ``means`` ``(r, k)`` and ``variances`` ``(r, k)``: mean and variance of the entries of
+    :math:`\\sqrt n\\, u` on each class; ``accuracy`` and ``accuracy_se``: the predicted
+    clustering accuracy and its Monte Carlo standard error.
+    """
+
+    spikes: SpikeTheory
+    masses: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    accuracy: float
+    accuracy_se: float
+
+
+def _class_masses(means, proportions, n, covariances, noise_variance, theory, rel=1e-4):
+    """Mass of each isolated eigenvector on each class, by Hellmann-Feynman: scaling the
+    samples of class ``l`` by :math:`\\sqrt{1+t}` (mean :math:`\\sqrt{1+t}\\,m_\\ell`, covariance
+    :math:`(1+t)C_\\ell`) maps :math:`G` to :math:`D^{1/2}GD^{1/2}`, :math:`D = I + tD_\\ell`, and
+    :math:`d\\rho/dt = \\rho\\, u^\\top D_\\ell u` at ``t = 0``."""
+    m = np.asarray(means, dtype=np.float64)
+    k, p = m.shape
+    if covariances is None:
+        covs = [np.full(p, float(noise_variance))] * k
+    else:
+        covs = [np.asarray(c, dtype=np.float64) for c in covariances]
+    r = theory.eigenvalues.size
+    out = np.empty((r, k))
+    for cls in range(k):
+        rhos = []
+        for t in (rel, -rel):
+            mm = m.copy()
+            mm[cls] *= math.sqrt(1 + t)
+            cc = list(covs)
+            cc[cls] = covs[cls] * (1 + t)
+            th = spike_theory(mm, proportions, n, covariances=cc)
+            if th.eigenvalues.size != r:
+                raise ValueError("a spike sits at the phase transition: its class masses are "
+                                 "not defined (move the means away from it)")
+            rhos.append(th.eigenvalues)
+        out[:, cls] = (rhos[0] - rhos[1]) / (2 * rel * theory.eigenvalues)
+    return out
+
+
+def spectral_clustering_theory(means, proportions, n: int, covariances=None, *,
+                               noise_variance: float = 1.0, n_sim: int = 20,
+                               seed: int = 0) -> ClusteringTheory:
+    """Predicted accuracy of :func:`spectral_clustering` on the isolated eigenvectors
+    (``n_vectors = r``, the number of spikes) for a ``k``-class mixture, from
+    :func:`spike_theory`.
+
+    The ``r`` isolated eigenvectors carry the classes: on class :math:`\\ell`, the entries of
+    :math:`\\sqrt n\\,u_j` have mean ``spikes.class_means[j, l]`` and a variance that follows
+    from the eigenvector's mass on the class, :math:`\\sum_{i\\in\\ell} u_{ij}^2`, which the
+    spike theory gives by a Hellmann-Feynman argument (:func:`_class_masses`; derived in
+    chapter 2). The eigenvectors at the bulk edge carry no class information in the limit but
+    some at finite size, and k-means on them adds noise: the prediction is for k-means on the
+    ``r`` isolated eigenvectors only (``spectral_clustering(..., n_vectors=r)``). Assumed,
+    not derived: the entries are Gaussian and, within a class, independent across eigenvectors
+    (exact when all classes share one isotropic covariance). The accuracy of k-means on that
+    ``r``-dimensional Gaussian mixture is computed by simulating it ``n_sim`` times with ``n``
+    points (same k-means and matching as :func:`spectral_clustering` and
+    :func:`clustering_accuracy`); ``accuracy_se`` is the Monte Carlo standard error.
+    """
+    from sklearn.cluster import KMeans
+
+    n_sim = check_int(n_sim, "n_sim", 2)
+    seed = check_int(seed, "seed", 0)
+    theory = spike_theory(means, proportions, n, covariances=covariances,
+                          noise_variance=noise_variance)
+    c = np.asarray(proportions, dtype=np.float64)
+    k = c.size
+    r = theory.eigenvalues.size
+    masses = _class_masses(means, proportions, n, covariances, noise_variance, theory)
+    cm = theory.class_means  # sqrt(n) * mean entry
+    variances = np.clip(masses / c[None, :] - cm**2, 0.0, None)
+    sizes = class_sizes(int(n), c)
+    lab = np.repeat(np.arange(k), sizes)
+    if r == 0:
+        raise ValueError("no isolated eigenvalue: the eigenvectors carry no class information "
+                         "in the limit (accuracy of chance)")
+    accs = []
+    for s in range(n_sim):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, s]))
+        emb = cm.T[lab] + rng.standard_normal((lab.size, r)) * np.sqrt(variances.T[lab])
+        pred = KMeans(n_clusters=k, n_init=10, random_state=s).fit_predict(emb)
+        accs.append(clustering_accuracy(pred, lab))
+    accs = np.asarray(accs)
+    return ClusteringTheory(spikes=theory, masses=masses, means=cm, variances=variances,
+                            accuracy=float(accs.mean()),
+                            accuracy_se=float(accs.std(ddof=1) / math.sqrt(n_sim)))
+
+
+@dataclass(frozen=True)
+class CentroidTheory:
+    """Predicted test accuracy of the nearest-centroid classifier (see
+    :func:`centroid_classifier_theory`): ``accuracy`` overall, ``per_class`` ``(k,)``,
+    ``score_means`` ``(k, k)`` (row: true class, column: score) and ``score_covariances``
+    ``(k, k, k)``, and ``accuracy_se`` (Monte Carlo standard error; 0 for two classes, where
+    the accuracy is computed in closed form)."""
+
+    accuracy: float
+    per_class: np.ndarray
+    score_means: np.ndarray
+    score_covariances: np.ndarray
+    accuracy_se: float
+
+
+def centroid_classifier(train_x, train_y):
+    """Fit the nearest-centroid classifier with scores
+    :math:`s_b(x) = x^\\top\\hat m_b - \\|\\hat m_b\\|^2/2` (:math:`\\hat m_b` the class means of
+    ``train_x`` ``(n, p)``); returns ``predict(x (m, p)) -> labels (m,)``. It is ridge
+    regression on one-hot targets in the limit of infinite regularization (the weights become
+    proportional to the class sums), up to the bias."""
+    x = as_samples(train_x, "train_x")
+    y = as_labels(train_y, x.shape[0])
+    classes = np.unique(y)
+    centroids = np.stack([x[y == cl].mean(axis=0) for cl in classes])
+    half = 0.5 * np.sum(centroids**2, axis=1)
+
+    def predict(test_x):
+        t = as_samples(test_x, "test_x")
+        if t.shape[1] != x.shape[1]:
+            raise ValueError(f"test_x has p = {t.shape[1]}, the training data p = {x.shape[1]}")
+        return classes[np.argmax(t @ centroids.T - half, axis=1)]
+
+    return predict
+
+
+def centroid_classifier_theory(means, covariances, n_train, *, proportions=None,
+                               n_sim: int = 200_000, seed: int = 0) -> CentroidTheory:
+    """Asymptotic test accuracy of :func:`centroid_classifier` trained on ``n_train[b]``
+    samples of class ``b``, for a mixture with class ``means`` ``(k, p)`` and ``covariances``
+    (``k`` arrays ``(p, p)`` or ``(p,)``).
+
+    With :math:`\\hat m_b = m_b + e_b`, :math:`e_b` of covariance :math:`C_b/n_b`, the score of
+    a test point :math:`x` of class :math:`a` is Gaussian given the training set when :math:`x`
+    is, and as :math:`p` grows (with :math:`n_b/p` fixed or not) the quantities it depends on
+    concentrate: :math:`\\hat m_b^\\top m_a \\to m_b^\\top m_a`,
+    :math:`\\|\\hat m_b\\|^2 \\to \\|m_b\\|^2 + \\operatorname{tr}C_b/n_b` and
+    :math:`\\hat m_b^\\top C_a\\hat m_c \\to m_b^\\top C_a m_c
+    + [b=c]\\operatorname{tr}(C_aC_b)/n_b`
+    (derived in chapter 3). So the scores of class :math:`a` are
+    :math:`\\mathcal N(\\mu_a, \\Sigma_a)` with
+    :math:`\\mu_{ab} = m_a^\\top m_b - (\\|m_b\\|^2 + \\operatorname{tr}C_b/n_b)/2` and
+    :math:`(\\Sigma_a)_{bc}` the limit above, and the accuracy on class :math:`a` is the
+    probability that coordinate :math:`a` is the largest: for two classes
+    :math:`\\Phi(\\Delta/\\sigma)` in closed form, else by ``n_sim`` seeded Gaussian draws.
+    ``proportions`` weight the classes in the overall accuracy (default: equal).
+    """
+    m = as_samples(means, "means")
+    k, p = m.shape
+    covs, _, p_cov = _check_covariances(covariances)
+    if len(covs) != k or p_cov != p:
+        raise ValueError(f"covariances must be {k} arrays of dimension p = {p}")
+    nt = np.asarray(n_train, dtype=np.float64)
+    if nt.shape != (k,) or np.any(nt < 1) or not np.all(np.isfinite(nt)):
+        raise ValueError(f"n_train must be {k} class sizes >= 1, got {n_train}")
+    w = np.full(k, 1 / k) if proportions is None else _check_proportions(proportions, k)
+    n_sim = check_int(n_sim, "n_sim", 1000)
+    mats = [np.diag(c) if c.ndim == 1 else c for c in covs]
+    trace = np.array([np.trace(c) for c in mats])
+    mu = m @ m.T - 0.5 * (np.sum(m**2, axis=1) + trace / nt)[None, :]
+    sig = np.empty((k, k, k))
+    for a in range(k):
+        sig[a] = m @ mats[a] @ m.T + np.diag([np.sum(mats[a] * mats[b]) / nt[b]
+                                              for b in range(k)])
+    per = np.empty(k)
+    se = 0.0
+    if k == 2:
+        for a in range(2):
+            o = 1 - a
+            diff = mu[a, a] - mu[a, o]
+            sd = math.sqrt(max(sig[a, a, a] + sig[a, o, o] - 2 * sig[a, a, o], 1e-300))
+            per[a] = st.norm.cdf(diff / sd)
+    else:
+        rng = np.random.default_rng(seed)
+        var = 0.0
+        for a in range(k):
+            evals, evecs = np.linalg.eigh(sig[a])
+            root = evecs * np.sqrt(np.clip(evals, 0, None))
+            draws = mu[a] + rng.standard_normal((n_sim, k)) @ root.T
+            hit = np.argmax(draws, axis=1) == a
+            per[a] = hit.mean()
+            var += w[a] ** 2 * per[a] * (1 - per[a]) / n_sim
+        se = math.sqrt(var)
+    return CentroidTheory(accuracy=float(w @ per), per_class=per, score_means=mu,
+                          score_covariances=sig, accuracy_se=se)
 
 
 # --------------------------------------------------------------------------- data vs surrogate
