@@ -172,3 +172,132 @@ def test_edge_checks_reject_the_other_law(reject):
     rec = _ledger().evaluate("ch02-heavy-tails-beyond-edge", statement="control",
                              **rmt.edge_check(eig_g, edge, lipschitz=lip, expect="outside"))
     reject(rec, "Gaussian data expected beyond the edge")
+
+
+# --------------------------------------------------------------------------- with the means
+
+
+def _draw(means, covs, sizes, rng):
+    return np.concatenate([m + rng.standard_normal((s, m.size)) * np.sqrt(c)
+                           for m, c, s in zip(means, covs, sizes, strict=True)])
+
+
+@pytest.mark.control("ch02-resolvent-rate")
+def test_rate_check_rejects_the_equivalent_without_its_mean_term(reject):
+    sizes_p, errs = [60, 120, 240], []
+    for p in sizes_p:
+        n = 2 * p
+        t = (np.arange(p) + 0.5) / p
+        covs = [0.5 + 1.5 * t, 2.0 - 1.2 * t, np.where(t < 0.5, 0.6, 1.6)]
+        g = np.random.default_rng(p).standard_normal((3, p))
+        means = 1.6 * g / np.linalg.norm(g, axis=1, keepdims=True)
+        sizes = rmt.class_sizes(n, PROPS)
+        lab = np.repeat(np.arange(3), sizes)
+        ind = np.stack([(lab == i) / np.sqrt(s) for i, s in enumerate(sizes)], axis=1)
+        wrong = rmt.resolvent_equivalent(np.zeros_like(means), covs, PROPS, n, -1.0)
+        rng = np.random.default_rng(p + 1)
+        e = []
+        for _ in range(3):
+            q = np.linalg.inv(rmt.gram(_draw(means, covs, sizes, rng)) + np.eye(n))
+            e.append(np.sqrt(np.mean((ind.T @ q @ ind - wrong.bilinear(ind).real) ** 2)))
+        errs.append(e)
+    rec = _ledger().evaluate("ch02-resolvent-rate", statement="control",
+                             **rmt.rate_check(sizes_p, errs, -0.5, level=0.01))
+    reject(rec, "equivalent without the mean term (error does not decay)")
+
+
+def _two_class_setting(p, seed=0):
+    rng = np.random.default_rng(seed)
+    covs = [rng.uniform(0.5, 2.0, p), rng.uniform(0.2, 1.2, p)]
+    u = rng.standard_normal((2, p))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    return covs, np.stack([u[0], 0.8 * u[1] - 0.5 * u[0]])
+
+
+@pytest.mark.control("ch02-general-spike-eigenvalues", "ch02-general-spike-alignments")
+def test_general_spike_checks_reject_covariances_50_percent_too_large(reject):
+    p, n, props = 200, 400, np.array([0.4, 0.6])
+    covs, base = _two_class_setting(p)
+    sizes = rmt.class_sizes(n, props)
+    lab = np.repeat([0, 1], sizes)
+    rng = np.random.default_rng(1)
+    eig, align, th_e, th_a = [], [], [], []
+    for s in (2.0, 2.5, 3.0):
+        wrong = rmt.spike_theory(s * base, props, n, covariances=[1.5 * c for c in covs])
+        draws = []
+        for _ in range(8):
+            val, vec = rmt.top_eigenvectors(rmt.gram(_draw(s * base, covs, sizes, rng)), 1)
+            draws.append([val[0], rmt.indicator_alignment(vec, lab)[0]])
+        draws = np.array(draws)
+        eig.append(draws[:, 0])
+        align.append(draws[:, 1])
+        th_e.append(wrong.eigenvalues[0])
+        th_a.append(wrong.alignments[0])
+    rec = _ledger().evaluate("ch02-general-spike-eigenvalues", statement="control",
+                             **rmt.replicate_check(np.array(eig).T, th_e, level=0.01))
+    reject(rec, "spike theory with covariances 1.5 times too large")
+    rec = _ledger().evaluate("ch02-general-spike-alignments", statement="control",
+                             **rmt.replicate_check(np.array(align).T, th_a, level=0.01))
+    reject(rec, "alignment theory with covariances 1.5 times too large")
+
+
+@pytest.mark.control("ch02-clustering-prediction", "ch02-centroid-prediction")
+def test_classifier_predictions_reject_wrong_theories(reject):
+    p, n, props = 200, 400, np.array([0.4, 0.6])
+    covs, base = _two_class_setting(p, seed=2)
+    means = 1.7 * base
+    n_train = np.array([20, 30])
+    sizes = rmt.class_sizes(n, props)
+    lab = np.repeat([0, 1], sizes)
+    weak = rmt.spectral_clustering_theory(0.8 * means, props, n, covs, n_sim=20, seed=0)
+    naive = rmt.centroid_classifier_theory(means, covs, n_train * 10_000, proportions=props)
+    rng = np.random.default_rng(3)
+    acc = []
+    for rep in range(8):
+        x = _draw(means, covs, sizes, rng)
+        pred = rmt.spectral_clustering(x, 2, seed=rep, n_vectors=weak.spikes.eigenvalues.size)
+        xtr = _draw(means, covs, n_train, rng)
+        ytr = np.repeat([0, 1], n_train)
+        acc.append([rmt.clustering_accuracy(pred, lab),
+                    np.mean(rmt.centroid_classifier(xtr, ytr)(x) == lab)])
+    acc = np.array(acc)
+    rec = _ledger().evaluate("ch02-clustering-prediction", statement="control",
+                             **rmt.prediction_check(acc[:, :1], [weak.accuracy],
+                                                    [weak.accuracy_se], level=0.01))
+    reject(rec, "clustering accuracy predicted for means 20% weaker")
+    rec = _ledger().evaluate("ch02-centroid-prediction", statement="control",
+                             **rmt.prediction_check(acc[:, 1:], [naive.accuracy],
+                                                    [naive.accuracy_se], level=0.01))
+    reject(rec, "centroid accuracy predicted without the centroids' estimation noise")
+
+
+def _three_class_heavy(kind, seed):
+    scales = [np.ones(P), np.full(P, 2.0), np.full(P, 3.0)]
+    sizes = rmt.class_sizes(N, PROPS)
+    parts = []
+    for k, (s, c) in enumerate(zip(sizes, scales, strict=True)):
+        if kind == "elliptical":
+            z = conc.elliptical_samples(s, P, df=3, seed=seed + k)
+        else:
+            z = np.random.default_rng(seed + k).standard_normal((s, P))
+        parts.append(z * np.sqrt(c))
+    grid = np.linspace(0, 1.5 * 3.0 * (N / P) * (1 + np.sqrt(P / N)) ** 2, 2000)
+    return _eigs(np.concatenate(parts)), grid, rmt.gram_spectral_density(grid, scales, PROPS, N)
+
+
+@pytest.mark.control("ch02-heavy-bulk-ks")
+def test_bulk_ks_rejects_elliptical_data(reject):
+    eigs, grid, dens = _three_class_heavy("elliptical", 10)
+    rec = _ledger().evaluate("ch02-heavy-bulk-ks", statement="control",
+                             **rmt.ks_check(eigs, dens, x=grid, mass=min(P, N) / N))
+    reject(rec, "elliptical data (dependent entries) against the bulk law")
+
+
+@pytest.mark.control("ch02-elliptical-bulk-rejected")
+def test_elliptical_rejection_claim_fails_on_gaussian_data(reject):
+    eigs, grid, dens = _three_class_heavy("gaussian", 20)
+    ks = rmt.ks_check(eigs, dens, x=grid, mass=min(P, N) / N)
+    rec = _ledger().evaluate("ch02-elliptical-bulk-rejected", statement="control",
+                             measured=ks["measured"], reference=ks["tolerance"], relation=">=",
+                             tolerance=0.0, basis=ks["basis"])
+    reject(rec, "Gaussian data, which follow the bulk law, do not pass as a rejection")

@@ -320,3 +320,26 @@ def test_classifier_input_validation():
         predict(np.ones((2, 4)))
     with pytest.raises(ValueError, match="n_vectors"):
         rmt.spectral_clustering(np.ones((10, 3)), 2, n_vectors=0)
+
+
+def test_rate_and_prediction_checks():
+    from gantheory import concentration as conc
+
+    ok = rmt.rate_check([100, 200, 400, 800], [[1.0, 1.05], [0.71, 0.7], [0.5, 0.51],
+                                               [0.35, 0.36]], -0.5)
+    assert _holds(**ok)
+    assert not _holds(**rmt.rate_check([100, 200, 400, 800], [[1.0, 1.05], [0.71, 0.7],
+                                                               [0.5, 0.51], [0.35, 0.36]], -1.0))
+    with pytest.raises(ValueError, match="sizes"):
+        rmt.rate_check([100, 100, 200], [1.0, 0.9, 0.8], -0.5)
+    good = rmt.prediction_check([[0.80, 0.50], [0.82, 0.52], [0.81, 0.49]], [0.81, 0.5],
+                                [0.005, 0.0])
+    assert _holds(**good)
+    assert not _holds(**rmt.prediction_check([[0.80, 0.50], [0.82, 0.52], [0.81, 0.49]],
+                                             [0.95, 0.5], [0.005, 0.0]))
+    with pytest.raises(ValueError, match="predicted"):
+        rmt.prediction_check([[0.8], [0.9]], [0.8, 0.9], [0.0, 0.0])
+    x = conc.elliptical_samples(4000, 50, 5.0, seed=0)
+    assert np.cov(x, rowvar=False).diagonal().mean() == pytest.approx(1.0, abs=0.08)
+    with pytest.raises(ValueError, match="df"):
+        conc.elliptical_samples(3, 3, 2.0, seed=0)

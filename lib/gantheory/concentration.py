@@ -42,6 +42,7 @@ __all__ = [
     "Residual",
     "gaussian_samples",
     "student_t_samples",
+    "elliptical_samples",
     "lipschitz_observables",
     "spread",
     "spread_with_error",
@@ -115,6 +116,21 @@ def gaussian_samples(n: int, d: int, seed: int) -> np.ndarray:
     """``n`` draws of :math:`\\mathcal N(0, I_d)`, shape ``(n, d)``, float64."""
     n, d = _check_int(n, "n", 1), _check_int(d, "d", 1)
     return np.random.default_rng(seed).standard_normal((n, d))
+
+
+def elliptical_samples(n: int, d: int, df: float, seed: int) -> np.ndarray:
+    """``n`` vectors :math:`\sqrt{w}\, g` with :math:`g \sim \mathcal N(0, I_d)` and one random
+    radius per vector, :math:`w = (df - 2)/\chi^2_{df}` (so :math:`\mathbb E w = 1`), shape
+    ``(n, d)``: multivariate Student-t scaled to identity covariance. Needs ``df > 2``. The
+    entries are uncorrelated but dependent (they share the radius), and :math:`\|x\|/\sqrt d`
+    does not concentrate: it stays spread like :math:`\sqrt w` whatever ``d``."""
+    n, d = _check_int(n, "n", 1), _check_int(d, "d", 1)
+    df = float(df)
+    if not math.isfinite(df) or df <= 2:
+        raise ValueError(f"df must be a finite number > 2 (finite variance), got {df}")
+    rng = np.random.default_rng(seed)
+    w = (df - 2.0) / rng.chisquare(df, size=n)
+    return rng.standard_normal((n, d)) * np.sqrt(w)[:, None]
 
 
 def student_t_samples(n: int, d: int, df: float, seed: int) -> np.ndarray:

@@ -55,6 +55,8 @@ __all__ = [
     "ks_against_density",
     "ks_check",
     "replicate_check",
+    "prediction_check",
+    "rate_check",
     "edge_check",
     "null_alignment_check",
     "top_eigenvectors",
@@ -1111,6 +1113,75 @@ def replicate_check(simulated, reference, *, level: float = 0.01) -> dict:
                 tolerance=crit,
                 basis=f"Student's critical value ({what}) at level {level:g}, Bonferroni over "
                       f"{m} quantities")
+
+
+def prediction_check(simulated, predicted, predicted_se, *, level: float = 0.01) -> dict:
+    """Claim numbers for "replicated simulations agree with a prediction that has its own
+    Monte Carlo error": like :func:`replicate_check` with a one-sample reference, but the
+    standard error of each difference adds the prediction's, :math:`\sqrt{s^2/R + e^2}`
+    (``simulated`` ``(R, m)``, ``predicted`` and ``predicted_se`` ``(m,)``). The tolerance is
+    Student's two-sided critical value with ``R - 1`` degrees of freedom at ``level``,
+    Bonferroni over the ``m`` quantities (conservative: the prediction's error has many more
+    degrees of freedom). Returns the keywords of :func:`gantheory.claims.claim`."""
+    a = np.asarray(simulated, dtype=np.float64)
+    pred = np.asarray(predicted, dtype=np.float64)
+    err = np.asarray(predicted_se, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < 2 or not np.all(np.isfinite(a)):
+        raise ValueError(f"simulated must be a finite (R, m) array with R >= 2, got {a.shape}")
+    m = a.shape[1]
+    if pred.shape != (m,) or err.shape != (m,) or np.any(err < 0) or not (
+            np.all(np.isfinite(pred)) and np.all(np.isfinite(err))):
+        raise ValueError(f"predicted and predicted_se must be finite ({m},) arrays, "
+                         "predicted_se >= 0")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    r = a.shape[0]
+    se = np.sqrt(a.var(axis=0, ddof=1) / r + err**2)
+    if np.any(se <= 0):
+        raise ValueError("no standard error: the replicates do not vary and the prediction "
+                         "is exact")
+    crit = float(st.t.ppf(1 - level / (2 * m), r - 1))
+    return dict(measured=float(np.max(np.abs(a.mean(axis=0) - pred) / se)), reference=0.0,
+                relation="<=", tolerance=crit,
+                basis=f"Student's critical value ({r} replicates, {r - 1} degrees of freedom, "
+                      "standard error including the prediction's Monte Carlo error) at level "
+                      f"{level:g}, Bonferroni over {m} quantities")
+
+
+def rate_check(sizes, errors, slope: float, *, level: float = 0.01) -> dict:
+    """Claim numbers for "the error decays like ``size ** slope``".
+
+    ``sizes`` ``(m,)`` (at least 3 distinct values) and ``errors`` ``(m, R)``: ``R >= 1``
+    replicate errors (positive) at each size. Least squares of ``log(error)`` on
+    ``log(size)`` over all ``m R`` points; the measured value is the fitted slope, the
+    reference ``slope``, and the tolerance Student's two-sided critical value at ``level``
+    (``m R - 2`` degrees of freedom) times the slope's standard error from the residuals.
+    Returns the keywords of :func:`gantheory.claims.claim` (relation ``"=="``).
+    """
+    n_ = np.asarray(sizes, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    if e.ndim == 1:
+        e = e[:, None]
+    if (n_.ndim != 1 or np.unique(n_).size < 3 or np.any(n_ <= 0) or e.shape[0] != n_.size
+            or not np.all(np.isfinite(e)) or np.any(e <= 0)):
+        raise ValueError("sizes must hold at least 3 distinct positive values and errors "
+                         "positive finite values, one row per size")
+    if not math.isfinite(slope):
+        raise ValueError(f"slope must be finite, got {slope}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    x = np.repeat(np.log(n_), e.shape[1])
+    y = np.log(e).ravel()
+    if x.size < 3:  # pragma: no cover - guarded above
+        raise ValueError("need at least 3 points")
+    fit = st.linregress(x, y)
+    df = x.size - 2
+    crit = float(st.t.ppf(1 - level / 2, df))
+    return dict(measured=float(fit.slope), reference=float(slope), relation="==",
+                tolerance=crit * float(fit.stderr),
+                basis=f"least-squares slope of log(error) on log(size) over {x.size} points, "
+                      f"Student's critical value ({df} degrees of freedom, level {level:g}) "
+                      "times its standard error")
 
 
 def edge_check(eigenvalues, edge: float, *, lipschitz: float, level: float = 0.01,
