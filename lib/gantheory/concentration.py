@@ -119,7 +119,7 @@ def gaussian_samples(n: int, d: int, seed: int) -> np.ndarray:
 
 
 def elliptical_samples(n: int, d: int, df: float, seed: int) -> np.ndarray:
-    """``n`` vectors :math:`\sqrt{w}\, g` with :math:`g \sim \mathcal N(0, I_d)` and one random
+    r"""``n`` vectors :math:`\sqrt{w}\, g` with :math:`g \sim \mathcal N(0, I_d)` and one random
     radius per vector, :math:`w = (df - 2)/\chi^2_{df}` (so :math:`\mathbb E w = 1`), shape
     ``(n, d)``: multivariate Student-t scaled to identity covariance. Needs ``df > 2``. The
     entries are uncorrelated but dependent (they share the radius), and :math:`\|x\|/\sqrt d`

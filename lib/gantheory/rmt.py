@@ -1116,7 +1116,7 @@ def replicate_check(simulated, reference, *, level: float = 0.01) -> dict:
 
 
 def prediction_check(simulated, predicted, predicted_se, *, level: float = 0.01) -> dict:
-    """Claim numbers for "replicated simulations agree with a prediction that has its own
+    r"""Claim numbers for "replicated simulations agree with a prediction that has its own
     Monte Carlo error": like :func:`replicate_check` with a one-sample reference, but the
     standard error of each difference adds the prediction's, :math:`\sqrt{s^2/R + e^2}`
     (``simulated`` ``(R, m)``, ``predicted`` and ``predicted_se`` ``(m,)``). The tolerance is
