@@ -792,9 +792,10 @@ def _edge(model: _MeanModel) -> tuple[float, np.ndarray]:
 
     At ``s + i eta`` with ``eta = 1e-10`` (relative), ``Im delta`` is of order ``eta`` right
     of the support and of order ``sqrt(distance)`` inside it: the edge is where it crosses
-    ``1e-5 = sqrt(1e-10)``, located to about ``1e-9`` relative. A geometric scan from
-    ``4 max ||C_l|| (1 + sqrt(p/n))^2`` (beyond the support) down finds the first point inside
-    the bulk (warm-started, so the rightmost component), then bisection.
+    ``1e-5 = sqrt(1e-10)``, located to about ``1e-9`` relative. A geometric scan (steps of 3%)
+    from ``1.2 max ||C_l|| (1 + sqrt(p/n))^2`` (beyond the support) down finds the first point
+    inside the bulk (warm-started; so the rightmost component, unless a gap narrower than 3%
+    separates it), then bisection.
     """
     solver = model.solver
     if solver.p_eff == 0:
@@ -802,14 +803,16 @@ def _edge(model: _MeanModel) -> tuple[float, np.ndarray]:
     ratio = solver.p_eff / model.n
     top = max(float(np.max(c)) if c.ndim == 1 else float(np.linalg.eigvalsh(c)[-1])
               for c in model.covs)
-    hi = 4 * top * (1 + math.sqrt(ratio)) ** 2
-    d_hi = model.complex_delta(hi)
-
     def inside(d):
         return np.abs(d.imag).max() > 1e-5
 
+    hi = 1.2 * top * (1 + math.sqrt(ratio)) ** 2  # beyond the support of S
+    d_hi = model.complex_delta(hi)
+    while inside(d_hi):  # pragma: no cover - the bound holds for PSD covariances
+        hi *= 2
+        d_hi = model.complex_delta(hi)
     lo = None
-    for s in hi * np.geomspace(0.98, 1e-6, 700):
+    for s in hi * np.geomspace(0.97, 1e-6, 460):
         d = model.complex_delta(s, d_hi)
         if inside(d):
             lo = s
@@ -891,7 +894,7 @@ def spike_theory(means, proportions, n: int, covariances=None, noise_variance: f
         def h_i(rho, i=i):
             return np.linalg.eigvalsh(_h_matrix(model, rho)[0])[i]
 
-        rho = brentq(h_i, start, scale_hi, xtol=1e-13 * scale_hi, rtol=1e-13, maxiter=300)
+        rho = brentq(h_i, start, scale_hi, xtol=1e-11 * edge, rtol=1e-11, maxiter=300)
         h0, delta = _h_matrix(model, rho)
         w, vecs = np.linalg.eigh(h0)
         v = vecs[:, i]
