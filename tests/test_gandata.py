@@ -594,3 +594,42 @@ def test_unreadable_feature_weights_name_the_file(resnet18, tmp_path, monkeypatc
         with pytest.warns(RuntimeWarning, match="seeded random weights"):
             auto = gandata.load_feature_extractor("resnet18", "auto", weights_file=path)
         assert auto.weights == "random" and str(path) in auto.notice
+
+
+def test_covariance_profile_limits_and_lipschitz_bound():
+    p = 8
+    flat = gandata.covariance_profile(2.0 * np.eye(p))
+    assert flat["spikiness"][0] == pytest.approx(1.0)
+    assert flat["effective_rank"][0] == pytest.approx(p) and flat["rank"][0] == p
+    u = np.ones(p) / np.sqrt(p)
+    spiky = gandata.covariance_profile(np.stack([5.0 * np.outer(u, u),
+                                                 np.diag([4.0, 1, 1, 1, 1, 1, 1, 1])]))
+    assert spiky["spikiness"][0] == pytest.approx(p)
+    assert spiky["effective_rank"][0] == pytest.approx(1)
+    assert spiky["rank"][0] == 1 and spiky["top_fraction"][0] == pytest.approx(1.0)
+    assert spiky["effective_rank"][1] == pytest.approx(11**2 / 23)
+    # Poincare: x = A g with A L-Lipschitz (L = ||A||) has ||C|| <= L^2, in sample estimates too
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((p, 3))
+    x = rng.standard_normal((20_000, 3)) @ a.T
+    prof = gandata.covariance_profile(np.cov(x, rowvar=False))
+    assert np.sqrt(prof["norm"][0]) <= np.linalg.norm(a, 2) * 1.02
+    assert prof["rank"][0] == 3 and prof["effective_rank"][0] <= 3
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        gandata.covariance_profile(-np.eye(3))
+    with pytest.raises(ValueError, match="shape"):
+        gandata.covariance_profile(np.ones(3))
+
+
+def test_weights_summary_lists_each_model_once():
+    prov = [dict(generator="biggan-deep-128", generator_weights="random", extractor="resnet18",
+                 extractor_weights="pretrained"),
+            dict(generator="biggan-deep-128", generator_weights="random", extractor="resnet50",
+                 extractor_weights="random")]
+    out = gandata.weights_summary(prov)
+    assert out == {"pretrained": ["resnet18"], "random": ["biggan-deep-128", "resnet50"],
+                   "all_pretrained": False}
+    one = gandata.weights_summary([dict(prov[0], generator_weights="pretrained")])
+    assert one["all_pretrained"]
+    with pytest.raises(ValueError):
+        gandata.weights_summary([])

@@ -44,7 +44,8 @@ __all__ = ["RunningMoments", "LoadedModel", "WeightsUnavailable", "load_biggan",
            "fold_spectral_norms",
            "torch_lipschitz_observables", "observable_gradients", "poincare_check",
            "resampled_surrogate", "spike_statistics", "spike_null", "null_excess_check",
-           "one_run_gap_check", "sample_ks_check", "welch_test",
+           "one_run_gap_check", "sample_ks_check", "welch_test", "covariance_profile",
+           "weights_summary",
            "BIGGAN_NAMES", "BIGGAN_HUB_MIRRORS", "FEATURE_NETWORKS", "WEIGHTS_ENV", "OFFLINE_ENV",
            "read_checkpoint"]
 
@@ -1177,3 +1178,73 @@ def welch_test(acc_a, acc_b) -> tuple[float, float]:
     t = diff / float(np.sqrt(va + vb))
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     return t, float(2 * st.t.sf(abs(t), dof))
+
+
+# --------------------------------------------------------------------------- hypotheses, measured
+
+
+def covariance_profile(covariances) -> dict:
+    """How the variance of each class is spread over the ``p`` directions, from its covariance.
+
+    ``covariances`` is ``(k, p, p)`` (or one ``(p, p)``). Returns a dict of ``(k,)`` arrays:
+
+    - ``trace_per_dim``: :math:`\\operatorname{tr} C / p`, the mean variance of a coordinate;
+    - ``norm``: the spectral norm :math:`\\|C\\|` (largest eigenvalue);
+    - ``spikiness``: :math:`\\|C\\| / (\\operatorname{tr} C / p)`, between 1 (a multiple of the
+      identity) and ``p`` (all the variance in one direction). The universality theorem asks
+      for :math:`\\|C\\| = O(1)` while :math:`\\operatorname{tr} C / p` is of order one, that
+      is a spikiness that stays bounded as ``p`` grows;
+    - ``top_fraction``: :math:`\\|C\\| / \\operatorname{tr} C` = spikiness / p, the share of the
+      total variance in the top direction;
+    - ``effective_rank``: :math:`(\\operatorname{tr} C)^2 / \\operatorname{tr}(C^2)`, between 1
+      and ``p`` (it is ``r`` for a covariance with ``r`` equal non-zero eigenvalues);
+    - ``rank``: the numerical rank (eigenvalues above ``1e-10 * ||C||``), at most ``N - 1`` for
+      a sample covariance of ``N`` draws.
+
+    Two of these bound a Lipschitz constant from below: if ``x = F(g)`` with
+    ``g ~ N(0, I_d)`` and ``F`` ``L``-Lipschitz, the Gaussian Poincare inequality applied to
+    ``u^T x`` gives ``u^T C u <= L^2`` for every unit ``u``, so ``L >= sqrt(norm)``, and in
+    units where a coordinate has variance one (dividing ``x`` by ``sqrt(trace_per_dim)``),
+    ``L >= sqrt(spikiness)``. (For a sample covariance of ``N`` draws the largest eigenvalue is
+    biased upwards, by a factor of about ``(1 + sqrt(effective_rank / N))^2``.)
+    """
+    covs = np.asarray(covariances, dtype=np.float64)
+    if covs.ndim == 2:
+        covs = covs[None]
+    if covs.ndim != 3 or covs.shape[1] != covs.shape[2] or covs.shape[1] == 0:
+        raise ValueError(f"covariances must be (k, p, p) or (p, p), got shape {covs.shape}")
+    if not np.all(np.isfinite(covs)):
+        raise ValueError("covariances must be finite")
+    p = covs.shape[1]
+    eig = np.linalg.eigvalsh((covs + np.swapaxes(covs, 1, 2)) / 2)
+    if np.any(eig[:, -1] <= 0) or np.any(eig[:, 0] < -1e-8 * eig[:, -1]):
+        raise ValueError("each covariance must be positive semi-definite and non-zero")
+    eig = np.clip(eig, 0.0, None)
+    trace, norm = eig.sum(axis=1), eig[:, -1]
+    return {"trace_per_dim": trace / p, "norm": norm, "spikiness": norm / (trace / p),
+            "top_fraction": norm / trace, "effective_rank": trace**2 / np.sum(eig**2, axis=1),
+            "rank": np.sum(eig > 1e-10 * norm[:, None], axis=1)}
+
+
+def weights_summary(provenances) -> dict:
+    """Which weights a run used, from the provenances of its features or studies.
+
+    Returns ``{"pretrained": [...], "random": [...], "all_pretrained": bool}``: the models
+    (BigGAN generator and feature networks, each once, in order) with published pretrained
+    weights and those with seeded random weights (the fallback of :func:`load_biggan` and
+    :func:`load_feature_extractor`).
+    """
+    seen, out = set(), {"pretrained": [], "random": []}
+    for prov in provenances:
+        for model, weights in ((prov["generator"], prov["generator_weights"]),
+                               (prov["extractor"], prov["extractor_weights"])):
+            if model in seen:
+                continue
+            if weights not in out:
+                raise ValueError(f"{model}: unknown weights {weights!r}")
+            seen.add(model)
+            out[weights].append(model)
+    if not seen:
+        raise ValueError("no provenance given")
+    out["all_pretrained"] = not out["random"]
+    return out
