@@ -150,3 +150,67 @@ def test_one_run_gap_rejects_a_surrogate_with_shrunk_means(reject):
         assert good.holds, good.line()
         rec = led.evaluate(f"{chapter}-downstream-one-run", statement="control", **control)
         reject(rec, "surrogate whose class means are shrunk to 0.4 times the data's")
+
+
+@pytest.fixture(scope="module")
+def near_setting():
+    """Dense (non-commuting) class covariances in q = 40, three classes near the transition,
+    and replicated draws: the setting of the chapter's predictions, in miniature."""
+    rng = np.random.default_rng(7)
+    q, n, k = 40, 600, 3
+    covs = []
+    for _ in range(k):
+        w = rng.standard_normal((q, q)) / np.sqrt(q)
+        covs.append(0.3 * np.eye(q) + w @ w.T)
+    means = rng.standard_normal((k, q))
+    means *= 3.0 / np.linalg.norm(means, axis=1, keepdims=True)
+    sur = rmt.GaussianMixtureSurrogate(np.arange(k), means, np.stack(covs), np.full(k, 1 / k),
+                                       np.full(k, 1000))
+    th = rmt.spike_theory(means, np.full(k, 1 / k), n, covariances=covs)
+    rr = th.eigenvalues.size
+    assert rr >= 1
+    stats = []
+    for r in range(6):
+        x, y = sur.sample(n, seed=100 + r)
+        xtr, ytr = sur.sample(30, seed=200 + r)
+        val, vec = rmt.top_eigenvectors(rmt.gram(x), rr)
+        stats.append(np.r_[val, rmt.indicator_alignment(vec, y),
+                           rmt.clustering_accuracy(rmt.spectral_clustering(x, k, seed=r,
+                                                                           n_vectors=rr), y),
+                           np.mean(rmt.centroid_classifier(xtr, ytr)(x) == y)])
+    return dict(sur=sur, covs=covs, means=means, n=n, k=k, r=rr, stats=np.array(stats))
+
+
+@pytest.mark.control("ch03-near-spikes")
+def test_near_spikes_reject_covariances_50_percent_too_large(reject, near_setting):
+    s, k = near_setting, near_setting["k"]
+    wrong = rmt.spike_theory(s["means"], np.full(k, 1 / k), s["n"],
+                             covariances=[1.5 * c for c in s["covs"]])
+    q = min(wrong.eigenvalues.size, s["r"])
+    sim = s["stats"][:, np.r_[0:q, s["r"]:s["r"] + q]]
+    rec = _ledger().evaluate("ch03-near-spikes", statement="control",
+                             **rmt.replicate_check(sim, np.r_[wrong.eigenvalues[:q],
+                                                              wrong.alignments[:q]], level=0.01))
+    reject(rec, "spike theory with covariances 1.5 times too large")
+
+
+@pytest.mark.control("ch03-near-clustering")
+def test_near_clustering_rejects_means_20_percent_weaker(reject, near_setting):
+    s, k = near_setting, near_setting["k"]
+    weak = rmt.spectral_clustering_theory(0.8 * s["means"], np.full(k, 1 / k), s["n"], s["covs"],
+                                          n_sim=20, seed=0)
+    acc = s["stats"][:, [-2]]
+    rec = _ledger().evaluate("ch03-near-clustering", statement="control",
+                             **rmt.prediction_check(acc, [weak.accuracy], [weak.accuracy_se],
+                                                    level=0.01))
+    reject(rec, "clustering accuracy predicted for means 20% weaker")
+
+
+@pytest.mark.control("ch03-near-centroid")
+def test_near_centroid_rejects_noiseless_centroids(reject, near_setting):
+    s = near_setting
+    naive = rmt.centroid_classifier_theory(s["means"], s["covs"], [10_000] * s["k"])
+    rec = _ledger().evaluate("ch03-near-centroid", statement="control",
+                             **rmt.prediction_check(s["stats"][:, [-1]], [naive.accuracy],
+                                                    [naive.accuracy_se], level=0.01))
+    reject(rec, "centroid accuracy predicted without the centroids' estimation noise")
