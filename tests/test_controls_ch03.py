@@ -214,3 +214,20 @@ def test_near_centroid_rejects_noiseless_centroids(reject, near_setting):
                              **rmt.prediction_check(s["stats"][:, [-1]], [naive.accuracy],
                                                     [naive.accuracy_se], level=0.01))
     reject(rec, "centroid accuracy predicted without the centroids' estimation noise")
+
+
+@pytest.mark.control("ch03-universality-test", "ch04-universality-test")
+def test_universality_test_rejects_non_concentrated_data(reject, near_setting):
+    s, k = near_setting, near_setting["k"]
+    n = 1500  # the chapter's size (n = 1500 in its CPU mode); the test's power grows with n
+    x, y = s["sur"].sample(n, seed=5)
+    w = 0.2 / np.random.default_rng(6).chisquare(2.2, size=n)  # Student radius, 2.2 d.o.f.
+    heavy = s["means"][y] + (x - s["means"][y]) * np.sqrt(w)[:, None]  # same two moments
+    t = rmt.universality_test(heavy, y, seed=0, n_boot=39,
+                              statistics=("bulk_ks", "spike_gap", "edge_gap", "alignment_gap"))
+    rec = _ledger().evaluate("ch03-universality-test", statement="control",
+                             measured=t.p_combined, reference=t.level, relation=">",
+                             tolerance=0.0, basis="control")
+    reject(rec, "Student radius (2.2 degrees of freedom, E w = 1) with the same two moments, "
+                "n = 1500")
+    assert k == 3

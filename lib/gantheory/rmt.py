@@ -1688,3 +1688,16 @@ def downstream_accuracies(features, labels, surrogate: GaussianMixtureSurrogate,
             rows.append(dict(seed=s, data=source, method="spectral clustering",
                              accuracy=clustering_accuracy(pred, yy[test])))
     return rows
+
+
+# --------------------------------------------------------------------------- calibrated test
+
+from gantheory._universality import STATISTICS as UNIVERSALITY_STATISTICS  # noqa: E402
+from gantheory._universality import (  # noqa: E402
+    UniversalityTest,
+    universality_power_table,
+    universality_test,
+)
+
+__all__ += ["UNIVERSALITY_STATISTICS", "UniversalityTest", "universality_test",
+            "universality_power_table"]
