@@ -269,3 +269,17 @@ def test_artifact_reproduces_the_first_seeds_of_a_cell(law, calibration):
     cell = next(c for c in art["cells"] if c["size"] == "n200-p100-k2" and c["law"] == law
                 and c["calibration"] == calibration)
     assert _rerun(art, cell, range(5)) == cell["combined_ranks"][:5]
+
+
+def test_power_table_reads_the_saved_study():
+    from pathlib import Path
+
+    from gantheory import rmt
+
+    path = Path(__file__).resolve().parents[1] / "artifacts" / "universality_power.json"
+    table = rmt.universality_power_table(path)
+    assert table.index[0] == "gaussian" and "norm_spread" in table.columns
+    assert 0 <= table.attrs["size"] <= 1 and 0 <= table.attrs["spectral_max"] <= 1
+    assert table.attrs["norm_spread_min"] == table.drop(index="gaussian")["norm_spread"].min()
+    with pytest.raises(ValueError, match="no conditional cells"):
+        rmt.universality_power_table(path, n=7, p=7, k=7)
