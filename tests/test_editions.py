@@ -208,9 +208,10 @@ def pdf_text(pdf) -> str:
 
 
 def _norm(s: str) -> str:
-    """Lower case, accents and markup dropped, whitespace collapsed ("Über" -> "uber")."""
+    """Lower case, accents and markup dropped, whitespace collapsed ("Über" -> "uber"), and a
+    hyphen before a line break joined to the next word (the PDF's "sub-\nGaussian")."""
     s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    return " ".join(s.lower().replace("`", "").replace("*", "").split())
+    return " ".join(s.lower().replace("`", "").replace("*", "").split()).replace("- ", "-")
 
 
 def test_pdf_has_every_chapter_title(pdf_text):

@@ -1470,12 +1470,12 @@ def centroid_classifier_theory(means, covariances, n_train, *, proportions=None,
 
     With :math:`\\hat m_b = m_b + e_b`, :math:`e_b` of covariance :math:`C_b/n_b`, the score of
     a test point :math:`x` of class :math:`a` is Gaussian given the training set when :math:`x`
-    is, and as :math:`p` grows (with :math:`n_b/p` fixed or not) the quantities it depends on
+    is, and as :math:`p` and the :math:`n_b` grow the quantities it depends on
     concentrate: :math:`\\hat m_b^\\top m_a \\to m_b^\\top m_a`,
     :math:`\\|\\hat m_b\\|^2 \\to \\|m_b\\|^2 + \\operatorname{tr}C_b/n_b` and
     :math:`\\hat m_b^\\top C_a\\hat m_c \\to m_b^\\top C_a m_c
     + [b=c]\\operatorname{tr}(C_aC_b)/n_b`
-    (derived in chapter 3). So the scores of class :math:`a` are
+    (derived in chapter 2, proposition prop-centroid). So the scores of class :math:`a` are
     :math:`\\mathcal N(\\mu_a, \\Sigma_a)` with
     :math:`\\mu_{ab} = m_a^\\top m_b - (\\|m_b\\|^2 + \\operatorname{tr}C_b/n_b)/2` and
     :math:`(\\Sigma_a)_{bc}` the limit above, and the accuracy on class :math:`a` is the
