@@ -208,10 +208,11 @@ def pdf_text(pdf) -> str:
 
 
 def _norm(s: str) -> str:
-    """Lower case, accents and markup dropped, whitespace collapsed ("Über" -> "uber"), and a
-    hyphen before a line break joined to the next word (the PDF's "sub-\nGaussian")."""
+    """Lower case, accents and markup dropped, whitespace collapsed ("Über" -> "uber"), and
+    hyphens dropped: the PDF text joins words hyphenated at line ends, so a real hyphen that
+    falls there disappears ("sub-\nGaussian" -> "subGaussian")."""
     s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
-    return " ".join(s.lower().replace("`", "").replace("*", "").split()).replace("- ", "-")
+    return " ".join(s.lower().replace("`", "").replace("*", "").replace("-", "").split())
 
 
 def test_pdf_has_every_chapter_title(pdf_text):
