@@ -16,20 +16,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import time
 
 import numpy as np
+from bench_gram_density import best_of  # run as a script: benchmarks/ is on sys.path
 
 from gantheory import rmt
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def resolvents(means, covs, props, n, zs):
