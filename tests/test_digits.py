@@ -182,10 +182,30 @@ def test_unusable_cache_file_is_retrained(cache):
 
 
 def test_gan_divergence_is_reported(cache, monkeypatch):
-    monkeypatch.setattr(dg, "_fit_gan", lambda *a, **k: [(1, float("nan"), 1.0)])
-    with pytest.raises(FloatingPointError, match="diverged"):
+    forward = dg.ConditionalDiscriminator.forward
+    monkeypatch.setattr(dg.ConditionalDiscriminator, "forward",
+                        lambda self, x, y: forward(self, x, y) * float("nan"))
+    with pytest.raises(FloatingPointError, match="diverged.*step 1"):
         dg.train_gan(steps=1, seed=0)
     assert list(cache.iterdir()) == []
+
+
+def test_cached_nan_weights_or_bad_history_are_retrained(cache):
+    first = dg.train_gan(steps=TINY_STEPS, seed=0)
+    payload = torch.load(first.weights_path, weights_only=True)
+    good = {k: v.clone() for k, v in payload["state_dict"].items()}
+    payload["state_dict"] = {k: v * float("nan") if v.is_floating_point() else v
+                             for k, v in good.items()}
+    torch.save(payload, first.weights_path)  # every key right, every value NaN
+    with pytest.warns(RuntimeWarning, match="non-finite weights"):
+        again = dg.train_gan(steps=TINY_STEPS, seed=0)
+    assert not again.from_cache and _same_state(again.generator, first.generator)
+    payload = torch.load(first.weights_path, weights_only=True)
+    payload["history"] = [(1, float("nan"), 0.0)]
+    torch.save(payload, first.weights_path)
+    with pytest.warns(RuntimeWarning, match="history"):
+        assert not dg.train_gan(steps=TINY_STEPS, seed=0).from_cache
+    assert dg.train_gan(steps=TINY_STEPS, seed=0).from_cache
 
 
 def test_gan_learns_the_classes(trained):

@@ -194,7 +194,7 @@ def test_generator_shapes_modes_and_validation():
 def test_training_is_seeded_and_cached(cache, tripod):
     first = pt.train_toy_gan(tripod, 2, steps=TINY_STEPS, seed=3, progress=False)
     assert not first.from_cache and first.path.parent == cache and first.path.is_file()
-    assert first.path.name.startswith("partitions-toygan-")
+    assert first.path.name.startswith("partitions-toygans-")
     assert not first.generator.training
     assert [h[0] for h in first.history] == list(range(2, TINY_STEPS + 1, 2))
     assert all(math.isfinite(v) for h in first.history for v in h[1:3])
@@ -218,7 +218,7 @@ def test_training_is_seeded_and_cached(cache, tripod):
     assert not _same_state(other.generator, first.generator)
     moved = pt.DisconnectedTarget(tripod.centres + 1.0, tripod.radius)
     assert pt.train_toy_gan(moved, 2, steps=TINY_STEPS, seed=3).path != first.path
-    assert len(list(cache.glob("partitions-toygan-*.pt"))) == 3
+    assert len(list(cache.glob("partitions-toygans-*.pt"))) == 3
 
 
 def test_training_leaves_global_state_alone(cache, tripod):
@@ -242,20 +242,31 @@ def test_unusable_cache_file_is_retrained(cache, tripod):
 
 
 def test_divergence_is_reported(cache, tripod, monkeypatch):
-    monkeypatch.setattr(pt, "_fit_toy_gan", lambda *a, **k: [(1, float("nan"), 1.0, 0.0)])
+    forward = pt._StackedToyCritic.forward
+
+    def poisoned(self, x):  # the last member's scores are NaN
+        out = forward(self, x)
+        return torch.cat([out[:-1], out[-1:] * float("nan")])
+
+    monkeypatch.setattr(pt._StackedToyCritic, "forward", poisoned)
     with pytest.raises(FloatingPointError, match="diverged"):
         pt.train_toy_gan(tripod, 2, steps=1)
+    with pytest.raises(FloatingPointError, match=r"diverged \(ensemble member 1\)"):
+        pt.train_toy_gans([dict(target=tripod, latent_dim=2), dict(target=tripod, latent_dim=2,
+                                                                    seed=1)], steps=1)
     assert list(cache.iterdir()) == []
 
 
 def test_restarts_until_the_precision_criterion(cache, tripod, monkeypatch):
     finals, seeds = [], []
 
-    def fake_fit(generator, critic, target, *, seed, **kwargs):
-        seeds.append(seed)
-        return [(1, 0.0, 0.0, finals.pop(0))]
+    def fake_round(specs, round_seeds, shared, progress):
+        seeds.extend(round_seeds)
+        gens = [pt._new_generator(s, seed, shared)
+                for s, seed in zip(specs, round_seeds, strict=True)]
+        return gens, [[(1, 0.0, 0.0, finals.pop(0))] for _ in specs], 0.0
 
-    monkeypatch.setattr(pt, "_fit_toy_gan", fake_fit)
+    monkeypatch.setattr(pt, "_train_round", fake_round)
     finals[:] = [0.40, 0.60, 0.90]
     gan = pt.train_toy_gan(tripod, 2, steps=1, seed=5, min_precision=0.8, restarts=3)
     assert gan.attempts == 3 and gan.history[-1][3] == 0.90 and finals == []

@@ -134,6 +134,46 @@ def collect_claims(build_dir: Path, mode: str) -> tuple[list, str, list[str]]:
     return records, claims.render_page(records, chapters, mode), problems
 
 
+#: Execution budget of every chapter at CPU sizes (seconds; README, "Build budgets").
+CHAPTER_BUDGET_S = 120
+
+
+def execution_times(cache_path: Path) -> list[tuple[str, float | None, str]]:
+    """``(docname, seconds, when)`` per chapter: the execution time jupyter-cache recorded for
+    the chapter's current code (None when it is not in the cache) and when that ran."""
+    import jupytext
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_path))
+    rows = []
+    for doc in chapter_docs():
+        try:
+            rec = cache.match_cache_notebook(jupytext.read(ROOT / f"{doc}.md"))
+        except KeyError:
+            rows.append((doc, None, ""))
+            continue
+        seconds = (rec.data or {}).get("execution_seconds")
+        rows.append((doc, None if seconds is None else float(seconds),
+                     rec.created.strftime("%Y-%m-%d %H:%M")))
+    return rows
+
+
+def print_execution_times(cache_path: Path, budget: float = CHAPTER_BUDGET_S) -> None:
+    """Print each chapter's execution time against its budget (a report, not a check: timings
+    depend on the machine and its load)."""
+    rows = execution_times(cache_path)
+    print(f"chapter execution times (budget {budget:.0f} s each; from the execution cache):")
+    total = 0.0
+    for doc, seconds, when in rows:
+        if seconds is None:
+            print(f"  {doc:40s}      -  (not in the cache)")
+            continue
+        total += seconds
+        flag = "ok" if seconds <= budget else "OVER BUDGET"
+        print(f"  {doc:40s} {seconds:6.0f} s  {flag:11s} (executed {when})")
+    print(f"  {'all chapters':40s} {total:6.0f} s")
+
+
 def _sphinx(cmd: list[str], env: dict) -> int:
     print("+", " ".join(cmd), flush=True)
     start = time.perf_counter()
@@ -194,6 +234,7 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
         rc = _sphinx(cmd, env)  # the claims page changed: every chapter comes from the cache
         if rc != 0:
             return rc
+    print_execution_times(cache)
     if problems:
         print("the claims ledger has problems:\n- " + "\n- ".join(problems))
         return 1

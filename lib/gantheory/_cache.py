@@ -1,5 +1,5 @@
 """Weights cache and training helpers shared by the modules that train small networks
-(:mod:`gantheory.digits`, :mod:`gantheory.partitions`).
+(:mod:`gantheory.training` and the part modules that call it).
 
 Trained weights live in the folder named by the environment variable ``GANTHEORY_CACHE``
 (default ``~/.cache/gantheory``), one file per training run, under a name holding a hash of
@@ -10,11 +10,13 @@ Trained weights live in the folder named by the environment variable ``GANTHEORY
 - any ``extra`` key the module adds (e.g. a digest of its data).
 
 Files are written atomically and read with ``weights_only=True``; an unreadable or unfitting
-file is ignored with a warning, and the caller retrains and overwrites it.
+file, one with NaN or infinite weights, or one whose metadata fail the caller's check is
+ignored with a warning, and the caller retrains and overwrites it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -68,22 +70,48 @@ def weights_path(prefix: str, kind: str, params: dict, source_file: str | os.Pat
     return cache_dir() / f"{prefix}-{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.pt"
 
 
-def load(path: Path, model: nn.Module, keys: tuple[str, ...]) -> dict | None:
+def _non_finite(state: dict) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding a NaN or an infinity."""
+    return [name for name, t in state.items()
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def load(path: Path, model, keys: tuple[str, ...], validate=None) -> dict | None:
     """Load the weights cached at ``path`` into ``model``; return the payload.
 
-    Returns None when there is no such file, or (with a ``RuntimeWarning``) when it cannot be
-    read or does not fit ``model``, or lacks ``"state_dict"`` or one of ``keys``: the caller
-    then retrains and overwrites it. The warning points at the caller's caller.
+    ``model`` is a module (``payload["state_dict"]`` its state) or a list of modules (an
+    ensemble: ``payload["state_dict"]`` a list of states, one per module). Returns None when
+    there is no such file, or (with a ``RuntimeWarning`` naming the reason) when it cannot be
+    read, lacks ``"state_dict"`` or one of ``keys``, does not fit ``model``, holds a NaN or
+    infinite weight, or fails ``validate(payload)`` (a callable raising on bad metadata, e.g. a
+    history of the wrong shape or with non-finite losses): the caller then retrains and
+    overwrites it. The warning points at the caller's caller.
     """
     if not path.is_file():
         return None
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict):
+            raise TypeError(f"payload is a {type(payload).__name__}, not a dict")
         missing = [k for k in ("state_dict", *keys) if k not in payload]
         if missing:
             raise KeyError(f"missing {missing}")
-        model.load_state_dict(payload["state_dict"])
-    except Exception as exc:  # any unreadable file means "retrain"
+        states = payload["state_dict"] if isinstance(model, (list, tuple)) \
+            else [payload["state_dict"]]
+        if not isinstance(states, list) or len(states) != len(models):
+            raise ValueError(f"expected {len(models)} state dicts")
+        for state in states:
+            bad = _non_finite(state)
+            if bad:
+                raise ValueError(f"non-finite weights in {bad[:3]}")
+        if validate is not None:
+            validate(payload)
+        for m, state in zip(models, states, strict=True):  # a failed load leaves m untouched
+            copy.deepcopy(m).load_state_dict(state)
+        for m, state in zip(models, states, strict=True):
+            m.load_state_dict(state)
+    except Exception as exc:  # any unusable file means "retrain"
         warnings.warn(f"ignoring unusable cached weights {path} ({exc!r}); retraining",
                       RuntimeWarning, stacklevel=3)
         return None

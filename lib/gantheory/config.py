@@ -94,6 +94,15 @@ def progress_bar(iterable=None, *, desc: str, total: int | None = None,
                 **kwargs)
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, else
+    ``os.cpu_count()``), at least 1: the budget of threads and worker processes."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def device_kind() -> str:
     """``"gpu"`` when CUDA is available to torch, else ``"cpu"``."""
     import torch

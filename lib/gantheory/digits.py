@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gantheory import _cache
+from gantheory import _cache, training
 from gantheory._cache import CACHE_ENV, cache_dir
 from gantheory._cache import one_thread as _one_thread
 from gantheory._checks import check_int as _check_int
@@ -298,8 +298,26 @@ def _data_digest() -> str:
 
 
 def _weights_path(kind: str, params: dict) -> Path:
-    return _cache.weights_path("digits", kind, params, __file__, {"data": _data_digest()},
-                               digest=_source_digest())
+    extra = {"data": _data_digest()}
+    if kind == "gan":  # trained by gantheory.training's loop: its source is part of the key
+        extra["trainer"] = training.trainer_digest()
+    return _cache.weights_path("digits", kind, params, __file__, extra, digest=_source_digest())
+
+
+def _check_metadata(payload: dict, history_width: int | None) -> None:
+    """Raise on malformed cached metadata: a non-finite or negative ``train_seconds``, a
+    ``test_accuracy`` outside [0, 1], or a history row that is not ``history_width`` finite
+    numbers."""
+    seconds = float(payload["train_seconds"])
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"train_seconds is {seconds}")
+    if "test_accuracy" in payload and not 0 <= float(payload["test_accuracy"]) <= 1:
+        raise ValueError(f"test_accuracy is {payload['test_accuracy']}")
+    if history_width is not None:
+        rows = payload["history"]
+        if not rows or any(len(r) != history_width or not all(math.isfinite(float(v))
+                                                              for v in r) for r in rows):
+            raise ValueError("the history is empty, malformed or not finite")
 
 
 # --------------------------------------------------------------------------- classifier
@@ -375,7 +393,8 @@ def train_classifier(*, epochs: int, seed: int = 0, batch_size: int = 64, lr: fl
     params = {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
               "test_fraction": float(test_fraction)}
     path = _weights_path("cnn", params) if cache else None
-    payload = _cache.load(path, model, ("test_accuracy", "train_seconds")) if path else None
+    payload = (_cache.load(path, model, ("test_accuracy", "train_seconds"),
+                           validate=lambda p: _check_metadata(p, None)) if path else None)
     if payload is not None:
         return TrainedClassifier(model.eval(), float(payload["test_accuracy"]),
                                  float(payload["train_seconds"]), True, path, epochs, seed,
@@ -421,49 +440,34 @@ class TrainedGAN:
 
 
 def _fit_gan(generator: ConditionalGenerator, disc: ConditionalDiscriminator, x: torch.Tensor,
-             y: torch.Tensor, *, steps: int, batch_size: int, lr: float,
-             gen: torch.Generator, progress: bool | None) -> list[tuple[int, float, float]]:
-    """Non-saturating GAN training; returns about five ``(step, d_loss, g_loss)`` averages."""
+             y: torch.Tensor, *, steps: int, batch_size: int, lr: float, seed: int,
+             progress: bool | None) -> list[tuple[int, float, float]]:
+    """Non-saturating GAN training through :func:`gantheory.training.fit`; returns about five
+    ``(step, d_loss, g_loss)`` averages."""
+    streams = training.Streams([seed], "digits-gan", stacked=False)
+    gen = streams.torch[0]
+    state = {"order": torch.randperm(x.shape[0], generator=gen), "pos": 0}
+
+    def draw_real():
+        if state["pos"] + batch_size > state["order"].numel():  # new epoch: reshuffle, drop
+            state["order"] = torch.randperm(x.shape[0], generator=gen)  # the partial batch
+            state["pos"] = 0
+        b = state["order"][state["pos"]:state["pos"] + batch_size]
+        state["pos"] += batch_size
+        return x[b], y[b]
+
+    def draw_latent():
+        return torch.randn(batch_size, generator.latent_dim, generator=gen)
+
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
     log_every = math.ceil(steps / _N_LOG)
-    history: list[tuple[int, float, float]] = []
-    d_sum = g_sum = 0.0
-    n_sum = 0
-    order = torch.randperm(x.shape[0], generator=gen)
-    pos = 0
-    generator.train()
-    disc.train()
-    for step in progress_bar(range(1, steps + 1), desc="GAN steps", show=progress,
-                             mininterval=1.0):
-        if pos + batch_size > order.numel():  # new epoch: reshuffle, drop the partial batch
-            order = torch.randperm(x.shape[0], generator=gen)
-            pos = 0
-        b = order[pos:pos + batch_size]
-        pos += batch_size
-        real, yb = x[b], y[b]
-        z = torch.randn(b.numel(), generator.latent_dim, generator=gen)
-        fake = generator(z, yb)
-
-        d_loss = F.softplus(-disc(real, yb)).mean() + F.softplus(disc(fake.detach(), yb)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-
-        g_loss = F.softplus(-disc(fake, yb)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-
-        d_sum += d_loss.item()
-        g_sum += g_loss.item()
-        n_sum += 1
-        if step % log_every == 0 or step == steps:
-            history.append((step, d_sum / n_sum, g_sum / n_sum))
-            d_sum = g_sum = 0.0
-            n_sum = 0
-    generator.eval()
-    return history
+    history = training.fit(generator, disc, training.NonSaturating(), steps=steps, n_critic=1,
+                           draw_real=draw_real, draw_latent=draw_latent, streams=streams,
+                           opt_g=opt_g, opt_c=opt_d, log_steps=range(log_every, steps + 1,
+                                                                     log_every),
+                           share_batch=True, progress=progress, desc="GAN steps")[0]
+    return [(r["step"], r["critic_loss"], r["generator_loss"]) for r in history]
 
 
 def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2e-4,
@@ -494,7 +498,8 @@ def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2
     generator = _seeded_init(ConditionalGenerator, derive_seed(seed, "digits-gan", "G"))
     params = {"steps": steps, "seed": seed, "batch_size": batch_size, "lr": lr}
     path = _weights_path("gan", params) if cache else None
-    payload = _cache.load(path, generator, ("history", "train_seconds")) if path else None
+    payload = (_cache.load(path, generator, ("history", "train_seconds"),
+                           validate=lambda p: _check_metadata(p, 3)) if path else None)
     if payload is not None:
         history = [(int(s), float(d), float(g)) for s, d, g in payload["history"]]
         return TrainedGAN(generator.eval(), steps, seed, batch_size,
@@ -502,15 +507,10 @@ def train_gan(*, steps: int, seed: int = 0, batch_size: int = 128, lr: float = 2
 
     disc = _seeded_init(ConditionalDiscriminator, derive_seed(seed, "digits-gan", "D"))
     images, labels = load_digits_data()
-    gen = torch.Generator().manual_seed(derive_seed(seed, "digits-gan", "train"))
     start = time.perf_counter()
-    with _one_thread():
-        history = _fit_gan(generator, disc, torch.from_numpy(images), torch.from_numpy(labels),
-                           steps=steps, batch_size=batch_size, lr=lr, gen=gen,
-                           progress=progress)
+    history = _fit_gan(generator, disc, torch.from_numpy(images), torch.from_numpy(labels),
+                       steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
     seconds = time.perf_counter() - start
-    if not all(math.isfinite(d) and math.isfinite(g) for _, d, g in history):
-        raise FloatingPointError(f"GAN training diverged (losses {history})")
     if path is not None:
         _cache.save(path, {"state_dict": generator.state_dict(), "history": history,
                            "train_seconds": seconds})

@@ -56,10 +56,10 @@ from scipy import integrate
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gantheory import _cache
+from gantheory import _cache, training
 from gantheory._checks import as_labels, as_samples, check_int
 from gantheory._checks import check_positive as _check_positive
-from gantheory.config import ConvergenceError, derive_seed, progress_bar, torch_seeded
+from gantheory.config import ConvergenceError, derive_seed, torch_seeded
 
 __all__ = [
     "expected_max_gaussian",
@@ -87,7 +87,7 @@ __all__ = [
     "LipschitzGenerator",
     "ToyCritic",
     "TrainedToyGAN",
-    "train_toy_gan",
+    "train_toy_gan", "train_toy_gans",
     "generate",
     "latent_partition",
     "isoperimetric_check",
@@ -1107,88 +1107,337 @@ def latent_partition(generator: nn.Module, target: DisconnectedTarget, z, *,
     return target.assign(x)
 
 
-def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                      gen: torch.Generator) -> torch.Tensor:
-    """:math:`E[(\\|\\nabla C(\\hat x)\\| - 1)^2]` on random interpolates of real and fake."""
-    t = torch.rand(real.shape[0], 1, generator=gen)
-    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((grad.norm(dim=1) - 1) ** 2).mean()
+class _StackedLipschitzGenerator(nn.Module):
+    """``E`` :class:`LipschitzGenerator` of one width and depth as one batched module:
+    latents ``(E, N, d_max)`` -> points ``(E, N, D)``, member ``e`` computing exactly its own
+    generator (latent dimensions below ``d_max`` are zero-padded, with zero weight columns:
+    :func:`gantheory.training.pad_columns`). The spectral normalization is torch's, batched:
+    in train mode each forward pass runs one power-iteration step per layer on the stored
+    vectors ``u``, ``v`` and divides the raw weight by :math:`u^\\top W v`; eval mode uses the
+    stored vectors. :meth:`write_back` copies the trained state into the member modules."""
+
+    def __init__(self, generators: Sequence[LipschitzGenerator]) -> None:
+        super().__init__()
+        self.dims = [g.latent_dim for g in generators]
+        self.latent_dim = max(self.dims)
+        layers = [g.linear_layers() for g in generators]
+        self.n_layers = len(layers[0])
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        with torch.no_grad():
+            for k in range(self.n_layers):
+                par = [ls[k].parametrizations.weight for ls in layers]
+                w = [p.original for p in par]
+                v = [p[0]._v for p in par]
+                if k == 0:
+                    w = [training.pad_columns(x, self.latent_dim) for x in w]
+                    v = [torch.cat([x, x.new_zeros(self.latent_dim - x.numel())]) for x in v]
+                self.weights.append(nn.Parameter(torch.stack(w).clone()))
+                self.biases.append(nn.Parameter(torch.stack([ls[k].bias for ls in layers])
+                                                .clone()))
+                self.register_buffer(f"u{k}", torch.stack([p[0]._u for p in par]).clone())
+                self.register_buffer(f"v{k}", torch.stack(v).clone())
+            self.log_scale = nn.Parameter(torch.stack([g.log_scale for g in generators]).clone())
+            self.bias = nn.Parameter(torch.stack([g.bias for g in generators]).clone())
+        self.eps = layers[0][0].parametrizations.weight[0].eps
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = z
+        for k in range(self.n_layers):
+            w = self.weights[k]
+            u, v = getattr(self, f"u{k}"), getattr(self, f"v{k}")
+            if self.training:  # torch's _power_method, one step, per member
+                with torch.no_grad():
+                    u.copy_(nn.functional.normalize(torch.bmm(w, v.unsqueeze(2)).squeeze(2),
+                                                    dim=1, eps=self.eps))
+                    v.copy_(nn.functional.normalize(
+                        torch.bmm(w.transpose(1, 2), u.unsqueeze(2)).squeeze(2), dim=1,
+                        eps=self.eps))
+            sigma = (u * torch.bmm(w, v.unsqueeze(2)).squeeze(2)).sum(dim=1)
+            h = training.stacked_linear(h, w / sigma[:, None, None], self.biases[k])
+            if k < self.n_layers - 1:
+                h = torch.relu(h)
+        return self.log_scale.exp()[:, None, None] * h + self.bias[:, None, :]
+
+    @torch.no_grad()
+    def write_back(self, generators: Sequence[LipschitzGenerator]) -> None:
+        for e, g in enumerate(generators):
+            for k, layer in enumerate(g.linear_layers()):
+                par = layer.parametrizations.weight
+                cols = par.original.shape[1]
+                par.original.copy_(self.weights[k][e, :, :cols])
+                layer.bias.copy_(self.biases[k][e])
+                par[0]._u.copy_(getattr(self, f"u{k}")[e])
+                par[0]._v.copy_(getattr(self, f"v{k}")[e, :cols])
+            g.log_scale.copy_(self.log_scale[e])
+            g.bias.copy_(self.bias[e])
 
 
-def _lr_factor(step: int, steps: int) -> float:
-    """1 for the first steps, then linear decay reaching ``1 / decay_steps`` at the last step."""
-    decay_steps = max(1.0, _DECAY_FRACTION * steps)
-    return min(1.0, (steps - step + 1) / decay_steps)
+class _StackedToyCritic(nn.Module):
+    """``E`` :class:`ToyCritic` of one shape as one batched module: points ``(E, N, D)`` ->
+    scores ``(E, N)``."""
+
+    def __init__(self, critics: Sequence[ToyCritic]) -> None:
+        super().__init__()
+        layers = [[m for m in c.net if isinstance(m, nn.Linear)] for c in critics]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[k].weight.detach() for ls in layers]).clone())
+            for k in range(len(layers[0])))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[k].bias.detach() for ls in layers]).clone())
+            for k in range(len(layers[0])))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = training.stacked_linear(h, w, b)
+            if k < len(self.weights) - 1:
+                h = nn.functional.leaky_relu(h, 0.2)
+        return h.squeeze(-1)
 
 
-def _fit_toy_gan(generator: LipschitzGenerator, critic: ToyCritic, target: DisconnectedTarget, *,
-                 steps: int, batch_size: int, lr: float, critic_lr: float, n_critic: int,
-                 gp_weight: float, seed: int, latent_tau: float | None,
-                 progress: bool | None) -> list[tuple[int, float, float, float]]:
-    """WGAN-GP training loop; returns the history (see :class:`TrainedToyGAN`)."""
-    weights = [p for name, p in generator.named_parameters() if name != "log_scale"]
-    opt_g = torch.optim.Adam([{"params": weights, "lr": lr},
-                              {"params": [generator.log_scale], "lr": lr * _SCALE_LR_FACTOR}],
-                             betas=(0.5, 0.9))
-    opt_c = torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=(0.5, 0.9))
-    base_lrs = [(group, group["lr"]) for opt in (opt_g, opt_c) for group in opt.param_groups]
-    gen = torch.Generator().manual_seed(derive_seed(seed, "toy-gan", "latents"))
-    rng = np.random.default_rng(derive_seed(seed, "toy-gan", "target"))
-    z_eval = torch.randn(_N_EVAL, generator.latent_dim,
-                         generator=torch.Generator().manual_seed(
-                             derive_seed(seed, "toy-gan", "eval")))
-    d = generator.latent_dim
-    if latent_tau is not None:  # the simplicially truncated law, for training and evaluation
-        latent_rng = np.random.default_rng(derive_seed(seed, "toy-gan", "simplicial"))
+_SHARED_DEFAULTS = dict(batch_size=256, lr=1e-3, critic_lr=3e-3, n_critic=2, gp_weight=10.0,
+                        hidden=64, depth=3, init_scale=1.0)
 
-        def draw(n: int) -> torch.Tensor:
-            z = simplicial_truncation_sample(n, d, target.m, latent_tau, latent_rng)[0]
-            return torch.from_numpy(z).to(torch.float32)
 
-        z_eval = draw(_N_EVAL)
-    else:
-        def draw(n: int) -> torch.Tensor:
-            return torch.randn(n, d, generator=gen)
+def _check_shared(steps, batch_size, lr, critic_lr, n_critic, gp_weight, hidden, depth,
+                  init_scale) -> dict:
+    """The training arguments every member of an ensemble shares, validated."""
+    if isinstance(gp_weight, bool) or not isinstance(gp_weight, (int, float, np.floating,
+                                                                 np.integer)):
+        raise TypeError(f"gp_weight must be a real number, got {type(gp_weight).__name__}")
+    gp_weight = float(gp_weight)
+    if not math.isfinite(gp_weight) or gp_weight < 0:
+        raise ValueError(f"gp_weight must be a finite number >= 0, got {gp_weight}")
+    return dict(steps=check_int(steps, "steps", 1),
+                batch_size=check_int(batch_size, "batch_size", 2),
+                lr=_check_positive(lr, "lr"), critic_lr=_check_positive(critic_lr, "critic_lr"),
+                n_critic=check_int(n_critic, "n_critic", 1), gp_weight=gp_weight,
+                hidden=check_int(hidden, "hidden", 1), depth=check_int(depth, "depth", 0),
+                init_scale=_check_positive(init_scale, "init_scale"))
+
+
+_MEMBER_KEYS = ("target", "latent_dim", "seed", "latent_tau", "min_precision", "restarts")
+
+
+def _check_member(k: int, spec) -> dict:
+    """One member of :func:`train_toy_gans`, validated (``k`` names it in the messages)."""
+    where = "" if k < 0 else f"members[{k}]: "
+    if not isinstance(spec, dict):
+        raise TypeError(f"{where}a member must be a dict of {_MEMBER_KEYS}, "
+                        f"got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(_MEMBER_KEYS))
+    if unknown or "target" not in spec or "latent_dim" not in spec:
+        raise ValueError(f"{where}a member needs 'target' and 'latent_dim' and may set "
+                         f"{_MEMBER_KEYS[2:]}; got the keys {sorted(spec)}")
+    target = spec["target"]
+    if not isinstance(target, DisconnectedTarget):
+        raise TypeError(f"{where}target must be a DisconnectedTarget, "
+                        f"got {type(target).__name__}")
+    out = dict(target=target, latent_dim=check_int(spec["latent_dim"], "latent_dim", 1),
+               seed=check_int(spec.get("seed", 0), "seed", 0), latent_tau=spec.get("latent_tau"),
+               min_precision=spec.get("min_precision"), restarts=spec.get("restarts", 0))
+    if out["min_precision"] is not None or out["restarts"]:
+        if out["min_precision"] is None:
+            raise ValueError(f"{where}restarts needs min_precision (the criterion for a "
+                             f"restart)")
+        mp = _check_positive(out["min_precision"], "min_precision")
+        if mp > 1:
+            raise ValueError(f"{where}min_precision must lie in (0, 1], got {mp}")
+        out["min_precision"] = mp
+        out["restarts"] = check_int(out["restarts"], "restarts", 0)
+    if out["latent_tau"] is not None:
+        tau = float(out["latent_tau"])
+        if not 1.0 / target.m <= tau < 1.0:
+            raise ValueError(f"{where}latent_tau must be in [1/m, 1) = [{1 / target.m:.4g}, 1), "
+                             f"got {tau}")
+        if out["latent_dim"] < target.m:
+            raise ValueError(f"{where}simplicial truncation needs latent_dim >= m = {target.m}, "
+                             f"got {out['latent_dim']}")
+        out["latent_tau"] = tau
+    return out
+
+
+def _member_params(spec: dict, seed: int, shared: dict) -> dict:
+    """The training arguments of one member run (its seed the one actually used)."""
+    target = spec["target"]
+    params = {"centres": target.centres.tolist(), "radius": target.radius,
+              "latent_dim": spec["latent_dim"], "seed": seed, **shared}
+    if spec["latent_tau"] is not None:
+        params["latent_tau"] = spec["latent_tau"]
+    return params
+
+
+def _new_generator(spec: dict, seed: int, shared: dict) -> LipschitzGenerator:
+    with torch_seeded(derive_seed(seed, "toy-gan", "G")):
+        return LipschitzGenerator(spec["latent_dim"], spec["target"].dim, hidden=shared["hidden"],
+                                  depth=shared["depth"], init_scale=shared["init_scale"])
+
+
+def _train_round(specs: list[dict], seeds: list[int], shared: dict,
+                 progress: bool | None) -> tuple[list[LipschitzGenerator], list[list], float]:
+    """One batched training of the members ``specs`` under ``seeds``: (generators, histories
+    of ``(step, critic_loss, generator_loss, precision)`` tuples, seconds)."""
+    generators = [_new_generator(s, seed, shared) for s, seed in zip(specs, seeds, strict=True)]
+    critics = []
+    for s, seed in zip(specs, seeds, strict=True):
+        with torch_seeded(derive_seed(seed, "toy-gan", "C")):
+            critics.append(ToyCritic(s["target"].dim, hidden=shared["hidden"],
+                                     depth=shared["depth"]))
+    gen = _StackedLipschitzGenerator(generators)
+    critic = _StackedToyCritic(critics)
+    streams = training.Streams(seeds, "toy-gan")
+    d_max, batch = gen.latent_dim, shared["batch_size"]
+    simplicial = [np.random.default_rng(derive_seed(seed, "toy-gan", "simplicial"))
+                  for seed in seeds]
+
+    def pad(z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z, z.new_zeros(z.shape[0], d_max - z.shape[1])], dim=1)
+
+    def member_latents(e: int, n: int, torch_gen: torch.Generator,
+                       rng: np.random.Generator) -> torch.Tensor:
+        s = specs[e]
+        if s["latent_tau"] is None:
+            z = torch.randn(n, s["latent_dim"], generator=torch_gen)
+        else:  # the simplicially truncated law, for training and evaluation
+            z = torch.from_numpy(simplicial_truncation_sample(
+                n, s["latent_dim"], s["target"].m, s["latent_tau"], rng)[0]).to(torch.float32)
+        return pad(z)
+
+    z_eval = torch.stack([
+        member_latents(e, _N_EVAL, torch.Generator().manual_seed(
+            derive_seed(seed, "toy-gan", "eval")),
+            np.random.default_rng(derive_seed(seed, "toy-gan", "eval-simplicial")))
+        for e, seed in enumerate(seeds)])
+
+    def draw_real():
+        return (streams.each(lambda e: torch.from_numpy(
+            specs[e]["target"].sample(batch, streams.numpy[e])[0]).to(torch.float32)),)
+
+    def draw_latent():
+        return streams.each(lambda e: member_latents(e, batch, streams.torch[e], simplicial[e]))
+
+    def evaluate(step: int) -> list[dict]:
+        gen.eval()
+        with torch.no_grad():
+            x = gen(z_eval).double().numpy()
+        return [{"precision": float(specs[e]["target"].precision(x[e]))
+                 if np.all(np.isfinite(x[e])) else float("nan")} for e in range(len(specs))]
+
+    lr = shared["lr"]
+    opt_g = torch.optim.Adam(
+        [{"params": [p for n, p in gen.named_parameters() if n != "log_scale"], "lr": lr},
+         {"params": [gen.log_scale], "lr": lr * _SCALE_LR_FACTOR}], betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=shared["critic_lr"], betas=(0.5, 0.9))
+    steps = shared["steps"]
     log_every = math.ceil(steps / _N_LOG)
-    history: list[tuple[int, float, float, float]] = []
-    c_sum = g_sum = 0.0
-    n_sum = 0
-    generator.train()
-    critic.train()
-    for step in progress_bar(range(1, steps + 1), desc="toy GAN steps", show=progress):
-        factor = _lr_factor(step, steps)
-        for group, base in base_lrs:
-            group["lr"] = base * factor
-        for _ in range(n_critic):
-            real = torch.from_numpy(target.sample(batch_size, rng)[0]).to(torch.float32)
-            with torch.no_grad():
-                fake = generator(draw(batch_size))
-            c_loss = (critic(fake).mean() - critic(real).mean()
-                      + gp_weight * _gradient_penalty(critic, real, fake, gen))
-            opt_c.zero_grad(set_to_none=True)
-            c_loss.backward()
-            opt_c.step()
-            c_sum += c_loss.item() / n_critic
+    start = time.perf_counter()
+    histories = training.fit(
+        gen, critic, training.WGANGP(shared["gp_weight"]), steps=steps,
+        n_critic=shared["n_critic"], draw_real=draw_real, draw_latent=draw_latent,
+        streams=streams, opt_g=opt_g, opt_c=opt_c, decay=_DECAY_FRACTION,
+        log_steps=range(log_every, steps + 1, log_every), evaluate=evaluate,
+        progress=progress, desc="toy GAN steps")
+    seconds = time.perf_counter() - start
+    gen.write_back(generators)
+    for g in generators:
+        g.eval()
+    rows = [[(r["step"], r["critic_loss"], r["generator_loss"], r["precision"]) for r in h]
+            for h in histories]
+    return generators, rows, seconds
 
-        g_loss = -critic(generator(draw(batch_size))).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        g_sum += g_loss.item()
-        n_sum += 1
 
-        if step % log_every == 0 or step == steps:
-            generator.eval()
-            with torch.no_grad():
-                x_eval = generator(z_eval).double().numpy()
-            generator.train()
-            prec = target.precision(x_eval) if np.all(np.isfinite(x_eval)) else float("nan")
-            history.append((step, c_sum / n_sum, g_sum / n_sum, prec))
-            c_sum = g_sum = 0.0
-            n_sum = 0
-    generator.eval()
-    return history
+def _check_history(history) -> list[tuple[int, float, float, float]]:
+    rows = [(int(s), float(c), float(g), float(p)) for s, c, g, p in history]
+    if not rows or not all(math.isfinite(v) for row in rows for v in row[1:3]):
+        raise ValueError("history is empty or holds a non-finite loss")
+    return rows
+
+
+def train_toy_gans(members: Sequence[dict], *, steps: int, batch_size: int = 256,
+                   lr: float = 1e-3, critic_lr: float = 3e-3, n_critic: int = 2,
+                   gp_weight: float = 10.0, hidden: int = 64, depth: int = 3,
+                   init_scale: float = 1.0, cache: bool = True,
+                   progress: bool | None = None) -> list[TrainedToyGAN]:
+    """Train an ensemble of toy WGAN-GPs as one batched computation; one result per member.
+
+    ``members`` is a list of dicts, one per GAN, with the keys ``target`` (a
+    :class:`DisconnectedTarget`; all of one dimension ``D``), ``latent_dim``, and optionally
+    ``seed`` (0), ``latent_tau`` (None), ``min_precision`` (None) and ``restarts`` (0), with
+    the meanings of :func:`train_toy_gan`; the other arguments are shared by all members.
+    Members may differ in target, number of modes, latent dimension (zero-padded, exactly),
+    latent law and seed. Each member is the GAN :func:`train_toy_gan` would train alone, up to
+    the rounding of batched matrix products (``tests/test_training.py`` measures the
+    difference); 8 members at chapter 7's sizes train several times faster than one after the
+    other (``benchmarks/bench_training.py``). Members below their ``min_precision`` are
+    retrained together, under the seeds :func:`gantheory.training.restart_seed`, until they
+    reach it or their restarts run out (:class:`~gantheory.config.ConvergenceError`, naming
+    the member). A :class:`~gantheory.training.DivergenceError` (also a
+    ``FloatingPointError``) names a member whose loss became non-finite.
+
+    With ``cache`` the whole ensemble (every member's generator, history, seed used and
+    attempts) is one file of :func:`gantheory._cache.cache_dir`, keyed on the members, the
+    shared arguments, this module's and :mod:`gantheory.training`'s sources and torch's
+    version; a file with NaN weights or a malformed history is retrained with a warning.
+    ``train_seconds`` of every member is the wall time of the whole ensemble's training.
+    """
+    if not isinstance(members, (list, tuple)) or not members:
+        raise ValueError("members must be a non-empty list of member dicts")
+    specs = [_check_member(k if len(members) > 1 else -1, s) for k, s in enumerate(members)]
+    dims = {s["target"].dim for s in specs}
+    if len(dims) > 1:
+        raise ValueError(f"the members' targets must share one dimension, got {sorted(dims)}")
+    shared = _check_shared(steps, batch_size, lr, critic_lr, n_critic, gp_weight, hidden, depth,
+                           init_scale)
+    key = {"members": [{**_member_params(s, s["seed"], {}), "min_precision": s["min_precision"],
+                        "restarts": s["restarts"]} for s in specs], **shared}
+    path = (_cache.weights_path("partitions", "toygans", key, __file__,
+                                {"trainer": training.trainer_digest()}) if cache else None)
+    if path is not None:
+        shells = [_new_generator(s, s["seed"], shared) for s in specs]
+        payload = _cache.load(path, shells, ("histories", "seeds", "attempts", "train_seconds"),
+                              validate=lambda p: [_check_history(h) for h in p["histories"]])
+        if payload is not None:
+            return [TrainedToyGAN(g.eval(), s["target"], _check_history(h),
+                                  float(payload["train_seconds"]), True, path,
+                                  _member_params(s, int(seed), shared), int(att))
+                    for g, s, h, seed, att in zip(shells, specs, payload["histories"],
+                                                  payload["seeds"], payload["attempts"],
+                                                  strict=True)]
+
+    results: list = [None] * len(specs)
+    attempt = [0] * len(specs)
+    finals: list[list[float]] = [[] for _ in specs]
+    pending = list(range(len(specs)))
+    seconds = 0.0
+    while pending:
+        seeds = [training.restart_seed(specs[e]["seed"], attempt[e]) for e in pending]
+        gens, hists, secs = _train_round([specs[e] for e in pending], seeds, shared, progress)
+        seconds += secs
+        retry = []
+        for e, seed, g, h in zip(pending, seeds, gens, hists, strict=True):
+            final = h[-1][3]
+            finals[e].append(round(final, 4))
+            mp = specs[e]["min_precision"]
+            if mp is None or final >= mp:
+                results[e] = (g, h, seed, attempt[e] + 1)
+            elif attempt[e] < specs[e]["restarts"]:
+                attempt[e] += 1
+                retry.append(e)
+            else:
+                member = f" (ensemble member {e})" if len(specs) > 1 else ""
+                raise ConvergenceError(
+                    f"no toy GAN reached precision {mp} in {attempt[e] + 1} attempts (final "
+                    f"precisions {finals[e]}){member}; train longer")
+        pending = retry
+    if path is not None:
+        _cache.save(path, {"state_dict": [r[0].state_dict() for r in results],
+                           "histories": [r[1] for r in results],
+                           "seeds": [r[2] for r in results],
+                           "attempts": [r[3] for r in results], "train_seconds": seconds})
+    return [TrainedToyGAN(g, s["target"], h, seconds, False, path,
+                          _member_params(s, seed, shared), att)
+            for (g, h, seed, att), s in zip(results, specs, strict=True)]
 
 
 def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, seed: int = 0,
@@ -1199,12 +1448,15 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
                   cache: bool = True, progress: bool | None = None) -> TrainedToyGAN:
     """Train a :class:`LipschitzGenerator` with latent :math:`N(0, I_d)` on a disconnected target.
 
+    A one-member :func:`train_toy_gans`; several GANs train much faster as one ensemble.
+
     With ``latent_tau`` the latents are instead drawn from the simplicial truncation of the
     Gaussian (:func:`simplicial_truncation_sample` with ``m = target.m`` and threshold
     ``latent_tau``; needs ``latent_dim >= target.m``), for training and for the precision in
     the history: the method of Issenhuth et al., sample with the same law afterwards.
 
-    WGAN-GP (Gulrajani et al. 2017): per generator step, ``n_critic`` critic steps minimizing
+    WGAN-GP (:class:`gantheory.training.WGANGP`, Gulrajani et al. 2017) through
+    :func:`gantheory.training.fit`: per generator step, ``n_critic`` critic steps minimizing
     :math:`E\\,C(G(z)) - E\\,C(x) + \\lambda E(\\|\\nabla C(\\hat x)\\|-1)^2` (``gp_weight``
     :math:`=\\lambda`, :math:`\\hat x` uniform on segments between real and fake points), then
     one generator step minimizing :math:`-E\\,C(G(z))`; fresh batches of ``batch_size`` target
@@ -1216,21 +1468,20 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     :class:`LipschitzGenerator`, both of width ``hidden`` and ``depth`` hidden layers, the
     generator's gain starting at ``init_scale``; both are initialized under seeds derived from
     ``seed``; every random draw is seeded, and training runs on one CPU thread, so the same
-    arguments give the same weights on a given machine.
+    arguments give the same weights on a given machine. The history holds about ten
+    ``(step, critic_loss, generator_loss, precision)`` rows, the precision measured on
+    :data:`HISTORY_LATENTS` fixed latents.
 
     Sizes measured on 2 shared CPU cores with the defaults, ``D = 2``, spacing 4, radius 0.25
-    (gap 3.5), seeds 0, 1, 2: ``steps=4000`` takes about 23 s and gives precision 0.86-0.88
-    for ``m = 3, d = 2`` (Lipschitz bound 21-32) and 0.89-0.92 for ``m = 4, d = 3`` (bound
-    39-42), every mode holding 0.27-0.32 (resp. 0.21-0.24) of the samples; ``steps=3000``
-    (about 17 s) gives 0.83-0.87 and 0.90-0.91. Shorter runs can still be hunting for the
-    modes (precision 0.25-0.77 after 1000 steps for ``m = 3``). A few tens of steps suffice to
-    test the machinery.
+    (gap 3.5): ``steps=4000`` takes about 20 s alone. Short runs can still be hunting for the
+    modes; a few tens of steps suffice to test the machinery.
 
     With ``cache`` the generator is saved to, and on a later identical call loaded from,
     :func:`gantheory._cache.cache_dir` (``$GANTHEORY_CACHE``), under a name hashing this
-    module's source, the target, the arguments and torch's version. ``progress`` is the ``show``
-    switch of :func:`gantheory.config.progress_bar` (None: interactive runs only). Raises
-    ``FloatingPointError`` if a loss becomes NaN or infinite.
+    module's and the trainer's source, the target, the arguments and torch's version.
+    ``progress`` is the ``show`` switch of :func:`gantheory.config.progress_bar` (None:
+    interactive runs only). Raises :class:`gantheory.training.DivergenceError` (a
+    ``FloatingPointError``) if a loss becomes NaN or infinite.
 
     GAN training is chaotic: the same seed can end well on one CPU and badly on another, whose
     floating-point paths differ in the last bits. With ``min_precision``, a run whose final
@@ -1238,86 +1489,12 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     under the seeds ``derive_seed(seed, "restart", k)``; the result records the seed used
     (``params["seed"]``) and ``attempts``. ``ConvergenceError`` when no attempt reaches it.
     """
-    if min_precision is not None or restarts:
-        if min_precision is None:
-            raise ValueError("restarts needs min_precision (the criterion for a restart)")
-        min_precision = _check_positive(min_precision, "min_precision")
-        if min_precision > 1:
-            raise ValueError(f"min_precision must lie in (0, 1], got {min_precision}")
-        restarts = check_int(restarts, "restarts", 0)
-        check_int(seed, "seed", 0)
-        finals = []
-        for k in range(restarts + 1):
-            gan = train_toy_gan(target, latent_dim, steps=steps,
-                                seed=seed if k == 0 else derive_seed(seed, "restart", k),
-                                batch_size=batch_size, lr=lr, critic_lr=critic_lr,
-                                n_critic=n_critic, gp_weight=gp_weight, hidden=hidden,
-                                depth=depth, init_scale=init_scale, latent_tau=latent_tau,
-                                cache=cache, progress=progress)
-            finals.append(round(gan.history[-1][3], 4))
-            if gan.history[-1][3] >= min_precision:
-                gan.attempts = k + 1
-                return gan
-        raise ConvergenceError(f"no toy GAN reached precision {min_precision} in {restarts + 1} "
-                               f"attempts (final precisions {finals}); train longer")
-    if not isinstance(target, DisconnectedTarget):
-        raise TypeError(f"target must be a DisconnectedTarget, got {type(target).__name__}")
-    latent_dim = check_int(latent_dim, "latent_dim", 1)
-    steps = check_int(steps, "steps", 1)
-    seed = check_int(seed, "seed", 0)
-    batch_size = check_int(batch_size, "batch_size", 2)
-    lr = _check_positive(lr, "lr")
-    critic_lr = _check_positive(critic_lr, "critic_lr")
-    n_critic = check_int(n_critic, "n_critic", 1)
-    if isinstance(gp_weight, bool) or not isinstance(gp_weight, (int, float, np.floating,
-                                                                 np.integer)):
-        raise TypeError(f"gp_weight must be a real number, got {type(gp_weight).__name__}")
-    gp_weight = float(gp_weight)
-    if not math.isfinite(gp_weight) or gp_weight < 0:
-        raise ValueError(f"gp_weight must be a finite number >= 0, got {gp_weight}")
-    hidden = check_int(hidden, "hidden", 1)
-    depth = check_int(depth, "depth", 0)
-    init_scale = _check_positive(init_scale, "init_scale")
-    if latent_tau is not None:
-        latent_tau = float(latent_tau)
-        if not 1.0 / target.m <= latent_tau < 1.0:
-            raise ValueError(f"latent_tau must be in [1/m, 1) = [{1 / target.m:.4g}, 1), "
-                             f"got {latent_tau}")
-        if latent_dim < target.m:
-            raise ValueError(f"simplicial truncation needs latent_dim >= m = {target.m}, "
-                             f"got {latent_dim}")
-
-    params = {"centres": target.centres.tolist(), "radius": target.radius,
-              "latent_dim": latent_dim, "steps": steps, "seed": seed, "batch_size": batch_size,
-              "lr": lr, "critic_lr": critic_lr, "n_critic": n_critic, "gp_weight": gp_weight,
-              "hidden": hidden, "depth": depth, "init_scale": init_scale}
-    if latent_tau is not None:  # (absent otherwise: existing cache keys stay valid)
-        params["latent_tau"] = latent_tau
-    with torch_seeded(derive_seed(seed, "toy-gan", "G")):
-        generator = LipschitzGenerator(latent_dim, target.dim, hidden=hidden, depth=depth,
-                                       init_scale=init_scale)
-    path = _cache.weights_path("partitions", "toygan", params, __file__) if cache else None
-    payload = _cache.load(path, generator, ("history", "train_seconds")) if path else None
-    if payload is not None:
-        history = [(int(s), float(c), float(g), float(p)) for s, c, g, p in payload["history"]]
-        return TrainedToyGAN(generator.eval(), target, history,
-                             float(payload["train_seconds"]), True, path, params)
-
-    with torch_seeded(derive_seed(seed, "toy-gan", "C")):
-        critic = ToyCritic(target.dim, hidden=hidden, depth=depth)
-    start = time.perf_counter()
-    with _cache.one_thread():
-        history = _fit_toy_gan(generator, critic, target, steps=steps, batch_size=batch_size,
-                               lr=lr, critic_lr=critic_lr, n_critic=n_critic,
-                               gp_weight=gp_weight, seed=seed, latent_tau=latent_tau,
-                               progress=progress)
-    seconds = time.perf_counter() - start
-    if not all(math.isfinite(v) for row in history for v in row[1:3]):
-        raise FloatingPointError(f"toy GAN training diverged (history {history})")
-    if path is not None:
-        _cache.save(path, {"state_dict": generator.state_dict(), "history": history,
-                           "train_seconds": seconds})
-    return TrainedToyGAN(generator.eval(), target, history, seconds, False, path, params)
+    member = dict(target=target, latent_dim=latent_dim, seed=seed, latent_tau=latent_tau,
+                  min_precision=min_precision, restarts=restarts)
+    return train_toy_gans([member], steps=steps, batch_size=batch_size, lr=lr,
+                          critic_lr=critic_lr, n_critic=n_critic, gp_weight=gp_weight,
+                          hidden=hidden, depth=depth, init_scale=init_scale, cache=cache,
+                          progress=progress)[0]
 
 
 # --------------------------------------------------------------------------- checks (chapter 7)

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -64,10 +63,12 @@ import torch
 from scipy.sparse.csgraph import shortest_path
 from torch import nn
 
+from gantheory import config, training
 from gantheory._cache import one_thread
 from gantheory._checks import check_int
 from gantheory._checks import check_positive as _check_positive
-from gantheory.config import ConvergenceError, derive_seed, progress_bar, torch_seeded
+from gantheory.config import ConvergenceError, derive_seed, torch_seeded
+from gantheory.training import stacked_linear
 
 __all__ = [
     "wasserstein1",
@@ -551,17 +552,19 @@ def bjorck(weight: torch.Tensor, iters: int = 20, beta: float = 0.5) -> torch.Te
     itself and drives every positive ``s`` to 1: after the scaling the spectral norm is at most
     1 after **any** number of steps (so the layer is 1-Lipschitz even before convergence), and
     singular values above about ``1.5^-iters`` reach 1 (an orthonormal matrix, an isometry when
-    ``out >= in``). Differentiable.
+    ``out >= in``). Differentiable. A stack ``(E, out, in)`` is orthonormalized matrix by
+    matrix (the members of an ensemble).
     """
     iters = check_int(iters, "iters", 0)
-    if weight.ndim != 2:
+    if weight.ndim < 2:
         raise ValueError(f"weight must be a matrix (out, in), got shape {tuple(weight.shape)}")
-    norm1 = weight.abs().sum(dim=0).max()
-    norminf = weight.abs().sum(dim=1).max()
-    w = weight / torch.sqrt(norm1 * norminf).clamp_min(1e-12)
+    # a stack (E, out, in) is E independent matrices (the members of an ensemble)
+    norm1 = weight.abs().sum(dim=-2).amax(dim=-1)
+    norminf = weight.abs().sum(dim=-1).amax(dim=-1)
+    w = weight / torch.sqrt(norm1 * norminf).clamp_min(1e-12)[..., None, None]
     for _ in range(iters):
-        w = (1 + beta) * w - beta * (w @ (w.T @ w) if w.shape[0] >= w.shape[1]
-                                     else (w @ w.T) @ w)
+        w = (1 + beta) * w - beta * (w @ (w.mT @ w) if w.shape[-2] >= w.shape[-1]
+                                     else (w @ w.mT) @ w)
     return w
 
 
@@ -752,6 +755,67 @@ class GroupSortGenerator(nn.Module):
         return generator
 
 
+class _StackedGroupSort(nn.Module):
+    """``E`` GroupSort networks of one architecture (:class:`GroupSortCritic` or
+    :class:`GroupSortGenerator`) as one batched module: inputs ``(E, N, in)`` -> outputs
+    ``(E, N)`` (critics) or ``(E, N, out_dim)`` (generators), member ``e`` computing its own
+    network with :func:`bjorck` on its own weights. :meth:`write_back` copies the state into
+    the member modules."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        first = members[0]
+        self.kind = "critic" if isinstance(first, GroupSortCritic) else "generator"
+        bodies = [[m for m in net.body if isinstance(m, BjorckLinear)] for net in members]
+        self.iters = [layer.iters for layer in bodies[0]]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([b[k].weight.detach() for b in bodies]).clone())
+            for k in range(len(self.iters)))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([b[k].bias.detach() for b in bodies]).clone())
+            for k in range(len(self.iters)))
+        if self.kind == "critic":
+            self.head = nn.Parameter(torch.stack([m.head.detach() for m in members]).clone())
+            self.head_bias = nn.Parameter(torch.stack([m.head_bias.detach() for m in members])
+                                          .clone())
+        else:
+            self.latent_dim = first.latent_dim
+            self.out_iters = first.out.iters
+            self.out_weight = nn.Parameter(torch.stack([m.out.weight.detach() for m in members])
+                                           .clone())
+            self.out_bias = nn.Parameter(torch.stack([m.out.bias.detach() for m in members])
+                                         .clone())
+            self.register_buffer("lipschitz", torch.tensor([m.lipschitz for m in members],
+                                                           dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for w, b, iters in zip(self.weights, self.biases, self.iters, strict=True):
+            h = _MAXMIN(stacked_linear(h, bjorck(w, iters), b))
+        if self.kind == "critic":
+            head = self.head / self.head.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            return (h @ head.unsqueeze(-1)).squeeze(-1) + self.head_bias.unsqueeze(-1)
+        out = stacked_linear(h, bjorck(self.out_weight, self.out_iters),
+                             torch.zeros_like(self.out_bias))
+        return self.lipschitz.to(h.dtype)[:, None, None] * out + self.out_bias.unsqueeze(1)
+
+    @torch.no_grad()
+    def write_back(self, members: list[nn.Module]) -> None:
+        for e, net in enumerate(members):
+            for k, layer in enumerate(m for m in net.body if isinstance(m, BjorckLinear)):
+                layer.weight.copy_(self.weights[k][e])
+                layer.bias.copy_(self.biases[k][e])
+            if self.kind == "critic":
+                net.head.copy_(self.head[e])
+                net.head_bias.copy_(self.head_bias[e])
+            else:
+                net.out.weight.copy_(self.out_weight[e])
+                net.out.bias.copy_(self.out_bias[e])
+
+
+_MAXMIN = MaxMin()
+
+
 _LATENTS = ("gaussian", "uniform")
 
 
@@ -788,6 +852,129 @@ class TrainedWGAN:
     params: dict = field(default_factory=dict)
 
 
+def _check_wgan_job(target, generator, *, latent: str = "gaussian", steps: int = 1000,
+                    n_critic: int = 5, critic_width: int = 16, critic_depth: int = 2,
+                    critic_iters: int = 5, lr: float = 5e-4, critic_lr: float = 1e-2,
+                    batch_size: int = 256, decay: float = 0.5, n_eval: int = 512,
+                    n_log: int = 10, seed: int = 0, progress: bool | None = None) -> dict:
+    """One :func:`train_wgan` call's arguments, validated: ``dict(target, generator, params,
+    progress)`` with ``params`` the training arguments."""
+    xa = _as_cloud(target, "target")
+    if not isinstance(generator, nn.Module) or not hasattr(generator, "latent_dim"):
+        raise TypeError("generator must be a torch module with a latent_dim attribute")
+    d = check_int(generator.latent_dim, "generator.latent_dim", 1)
+    if latent not in _LATENTS:
+        raise ValueError(f"latent must be one of {_LATENTS}, got {latent!r}")
+    decay = float(decay)
+    if not 0 <= decay <= 1:
+        raise ValueError(f"decay must lie in [0, 1], got {decay}")
+    params = dict(latent=latent, steps=check_int(steps, "steps", 0),
+                  n_critic=check_int(n_critic, "n_critic", 1),
+                  critic_width=critic_width, critic_depth=critic_depth,
+                  critic_iters=critic_iters, lr=_check_positive(lr, "lr"),
+                  critic_lr=_check_positive(critic_lr, "critic_lr"),
+                  batch_size=check_int(batch_size, "batch_size", 1), decay=decay,
+                  n_eval=check_int(n_eval, "n_eval", 1), n_log=check_int(n_log, "n_log", 1),
+                  seed=check_int(seed, "seed", 0))
+    with torch.no_grad():
+        was_training = generator.training
+        dummy = generator.eval()(torch.zeros(1, d))  # eval: no side effect (power iterations)
+        generator.train(was_training)
+    if dummy.ndim != 2 or dummy.shape[1] != xa.shape[1]:
+        raise ValueError(f"generator outputs shape {tuple(dummy.shape)} for one latent; the "
+                         f"target has dimension {xa.shape[1]}")
+    return dict(target=xa, generator=generator, params=params, progress=progress)
+
+
+def _stack_signature(job: dict):
+    """Jobs with equal signatures train as one ensemble (None: this job trains alone)."""
+    g = job["generator"]
+    if type(g) is not GroupSortGenerator or not all(
+            isinstance(m, (BjorckLinear, MaxMin)) for m in g.body):
+        return None
+    p = {k: v for k, v in job["params"].items() if k != "seed"}
+    shape = tuple((m.in_features, m.out_features, m.iters) for m in g.body
+                  if isinstance(m, BjorckLinear))
+    return (g.latent_dim, g.out_dim, shape, g.out.iters, job["target"].shape[1],
+            tuple(sorted(p.items())))
+
+
+def _train_wgan_group(jobs: list[dict], stacked: bool) -> list[TrainedWGAN]:
+    """Train the validated ``jobs`` (one signature when ``stacked``) in one :func:`fit`."""
+    p = jobs[0]["params"]
+    seeds = [j["params"]["seed"] for j in jobs]
+    gens = [copy.deepcopy(j["generator"]).train() for j in jobs]
+    critics = []
+    for j, seed in zip(jobs, seeds, strict=True):
+        with torch_seeded(derive_seed(seed, "train_wgan", "critic")):
+            critics.append(GroupSortCritic(j["target"].shape[1], p["critic_width"],
+                                           p["critic_depth"], p["critic_iters"]))
+    gen = _StackedGroupSort(gens) if stacked else gens[0]
+    critic = _StackedGroupSort(critics) if stacked else critics[0]
+    streams = training.Streams(seeds, "train_wgan", stacked=stacked)
+    d, batch, latent = gens[0].latent_dim, p["batch_size"], p["latent"]
+    z_eval, x_eval = [], []
+    for j, seed in zip(jobs, seeds, strict=True):
+        ev = torch.Generator().manual_seed(derive_seed(seed, "train_wgan", "eval"))
+        z_eval.append(sample_latent(latent, p["n_eval"], d, ev))
+        xa = j["target"]
+        x_eval.append(xa if len(xa) <= p["n_eval"] else
+                      xa[torch.randperm(len(xa), generator=ev)[:p["n_eval"]].numpy()])
+    xts = [torch.as_tensor(j["target"], dtype=torch.float32) for j in jobs]
+    x_eval_t = [torch.as_tensor(x, dtype=torch.float64) for x in x_eval]
+
+    def draw_real():
+        return (streams.each(lambda e: xts[e][torch.randint(len(xts[e]), (batch,),
+                                                            generator=streams.torch[e])]),)
+
+    def draw_latent():
+        return streams.each(lambda e: sample_latent(latent, batch, d, streams.torch[e]))
+
+    def evaluate(step: int) -> list[dict]:
+        with torch.no_grad():
+            g64 = copy.deepcopy(gen).double().eval()
+            c64 = copy.deepcopy(critic).double().eval()
+            z = streams.stack([zz.double() for zz in z_eval])
+            fake = g64(z)
+            if not torch.isfinite(fake).all():
+                raise training.DivergenceError(
+                    f"WGAN training diverged: non-finite generator output at step {step}; "
+                    f"lower the learning rates")
+            if not stacked:
+                est = float(c64(x_eval_t[0]).mean() - c64(fake).mean())
+                return [dict(critic=est, w1=wasserstein1(fake.numpy(), x_eval[0]))]
+            c_fake = c64(fake).mean(dim=-1)  # (E,): each member's critic on its own points
+            if len({len(x) for x in x_eval}) == 1:
+                c_real = c64(torch.stack(x_eval_t)).mean(dim=-1)
+            else:  # targets of different sizes: member e's critic on its own target rows
+                c_real = torch.stack([c64(x.expand(len(jobs), -1, -1))[e].mean()
+                                      for e, x in enumerate(x_eval_t)])
+            rows = [dict(critic=float(c_real[e] - c_fake[e]),
+                         w1=wasserstein1(fake[e].numpy(), x_eval[e])) for e in range(len(jobs))]
+        return rows
+
+    opt_c = torch.optim.Adam(critic.parameters(), lr=p["critic_lr"], betas=(0.5, 0.9))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=p["lr"], betas=(0.5, 0.9))
+    steps = p["steps"]
+    log_at = np.unique(np.linspace(0, steps, p["n_log"] + 1).round().astype(int)).tolist()
+    t0 = time.perf_counter()
+    histories = training.fit(gen, critic, training.LipschitzWGAN(), steps=steps,
+                             n_critic=p["n_critic"], draw_real=draw_real,
+                             draw_latent=draw_latent, streams=streams, opt_g=opt_g, opt_c=opt_c,
+                             decay=p["decay"], log_steps=log_at, evaluate=evaluate,
+                             progress=jobs[0]["progress"], desc="WGAN steps")
+    seconds = time.perf_counter() - t0
+    if stacked:
+        gen.write_back(gens)
+        critic.write_back(critics)
+    out = []
+    for e, j in enumerate(jobs):
+        hist = pd.DataFrame([{k: r[k] for k in ("step", "critic", "w1")} for r in histories[e]])
+        out.append(TrainedWGAN(gens[e].eval(), critics[e].eval(), hist, z_eval[e].numpy(),
+                               x_eval[e], seconds, dict(j["params"])))
+    return out
+
+
 def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps: int = 1000,
                n_critic: int = 5, critic_width: int = 16, critic_depth: int = 2,
                critic_iters: int = 5, lr: float = 5e-4, critic_lr: float = 1e-2,
@@ -797,141 +984,84 @@ def train_wgan(target, generator: nn.Module, *, latent: str = "gaussian", steps:
     integer attribute ``latent_dim``) against the uniform empirical measure on ``target``
     ``(n, D)`` with the WGAN objective and a 1-Lipschitz
     ``GroupSortCritic(D, critic_width, critic_depth, critic_iters)``: no weight clipping, no
-    gradient penalty. Few Björck steps (``critic_iters = 5``) keep the critic 1-Lipschitz
-    (:func:`bjorck` bounds the spectral norm after any number of steps) and make a step about
-    twice as fast as 20.
+    gradient penalty (:class:`gantheory.training.LipschitzWGAN` through
+    :func:`gantheory.training.fit`). Few Björck steps (``critic_iters = 5``) keep the critic
+    1-Lipschitz (:func:`bjorck` bounds the spectral norm after any number of steps) and make a
+    step about twice as fast as 20.
 
     Each of ``steps`` generator steps follows ``n_critic`` critic steps (Adam, learning rates
     ``lr`` for the generator and ``critic_lr`` for the critic, betas (0.5, 0.9), both constant
     and then decaying linearly to 0 over the last ``decay`` fraction of the steps). Every step
-    draws ``batch_size`` latents of kind ``latent`` (:func:`sample_latent`) and ``batch_size``
-    target rows with replacement. The generator passed in is not modified: a deep copy is
-    trained. The critic is initialized from ``seed``, all draws come from torch generators
+    draws ``batch_size`` target rows with replacement and ``batch_size`` latents of kind
+    ``latent`` (:func:`sample_latent`). The generator passed in is not modified: a deep copy
+    is trained. The critic is initialized from ``seed``, all draws come from torch generators
     seeded by ``seed``, and training runs on one CPU thread: the result is deterministic.
     ``history`` is logged on ``n_eval`` fixed latents and ``min(n_eval, n)`` fixed target rows
     (all of them when ``n <= n_eval``) at about ``n_log + 1`` evenly spaced steps.
 
     Raises ``ValueError`` for a bad target or argument, ``TypeError`` for a generator without
-    ``latent_dim``, and :class:`~gantheory.config.ConvergenceError` when the generator's output
-    or loss becomes non-finite. Returns a :class:`TrainedWGAN`.
+    ``latent_dim``, and :class:`~gantheory.training.DivergenceError` (a
+    :class:`~gantheory.config.ConvergenceError`) when the generator's output or a loss becomes
+    non-finite. Returns a :class:`TrainedWGAN`. Several runs: :func:`train_wgans`.
     """
-    xa = _as_cloud(target, "target")
-    if not isinstance(generator, nn.Module) or not hasattr(generator, "latent_dim"):
-        raise TypeError("generator must be a torch module with a latent_dim attribute")
-    d = check_int(generator.latent_dim, "generator.latent_dim", 1)
-    if latent not in _LATENTS:
-        raise ValueError(f"latent must be one of {_LATENTS}, got {latent!r}")
-    steps = check_int(steps, "steps", 0)
-    n_critic = check_int(n_critic, "n_critic", 1)
-    batch_size = check_int(batch_size, "batch_size", 1)
-    n_eval = check_int(n_eval, "n_eval", 1)
-    n_log = check_int(n_log, "n_log", 1)
-    lr = _check_positive(lr, "lr")
-    critic_lr = _check_positive(critic_lr, "critic_lr")
-    decay = float(decay)
-    if not 0 <= decay <= 1:
-        raise ValueError(f"decay must lie in [0, 1], got {decay}")
-    seed = check_int(seed, "seed", 0)
-    params = dict(latent=latent, steps=steps, n_critic=n_critic, critic_width=critic_width,
-                  critic_depth=critic_depth, critic_iters=critic_iters, lr=lr, critic_lr=critic_lr,
-                  batch_size=batch_size, decay=decay, n_eval=n_eval, seed=seed)
-    gen = copy.deepcopy(generator).train()
-    with torch_seeded(derive_seed(seed, "train_wgan", "critic")):
-        critic = GroupSortCritic(xa.shape[1], critic_width, critic_depth, critic_iters)
-    with torch.no_grad():
-        dummy = gen.eval()(torch.zeros(1, d))  # eval: no side effect (e.g. power iterations)
-    gen.train()
-    if dummy.ndim != 2 or dummy.shape[1] != xa.shape[1]:
-        raise ValueError(f"generator outputs shape {tuple(dummy.shape)} for one latent; the "
-                         f"target has dimension {xa.shape[1]}")
-    draws = torch.Generator().manual_seed(derive_seed(seed, "train_wgan", "draws"))
-    ev = torch.Generator().manual_seed(derive_seed(seed, "train_wgan", "eval"))
-    z_eval = sample_latent(latent, n_eval, d, ev)
-    x_eval = xa if len(xa) <= n_eval else \
-        xa[torch.randperm(len(xa), generator=ev)[:n_eval].numpy()]
-    xt = torch.as_tensor(xa, dtype=torch.float32)
-    x_eval_t = torch.as_tensor(x_eval, dtype=torch.float64)
-    log_at = set(np.unique(np.linspace(0, steps, n_log + 1).round().astype(int)).tolist())
-    rows: list[dict] = []
-
-    def checkpoint(step: int) -> None:
-        with torch.no_grad():
-            fake = copy.deepcopy(gen).double().eval()(z_eval.double())
-        if not torch.isfinite(fake).all():
-            raise ConvergenceError(f"WGAN training diverged: non-finite generator output at step "
-                                   f"{step}; lower the learning rates")
-        with torch.no_grad():
-            c64 = copy.deepcopy(critic).double().eval()
-            est = float(c64(x_eval_t).mean() - c64(fake).mean())
-        rows.append(dict(step=step, critic=est, w1=wasserstein1(fake.numpy(), x_eval)))
-
-    opt_c = torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=(0.5, 0.9))
-    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
-    # constant learning rates, then a linear decay to 0 over the last `decay` fraction of steps
-    decay_from = int(round((1 - decay) * steps))
-    scheds = [torch.optim.lr_scheduler.LambdaLR(
-        o, lambda k: 1.0 if k < decay_from else max(0.0, (steps - k) / max(steps - decay_from, 1)))
-        for o in (opt_c, opt_g)]
-    t0 = time.perf_counter()
-    with one_thread():
-        checkpoint(0)
-        for step in progress_bar(range(1, steps + 1), desc="WGAN steps", show=progress):
-            for _ in range(n_critic):
-                real = xt[torch.randint(len(xt), (batch_size,), generator=draws)]
-                with torch.no_grad():
-                    fake = gen(sample_latent(latent, batch_size, d, draws))
-                scores = critic(torch.cat([fake, real]))  # one pass: one Björck per layer
-                loss_c = scores[:batch_size].mean() - scores[batch_size:].mean()
-                opt_c.zero_grad()
-                loss_c.backward()
-                opt_c.step()
-            loss_g = -critic(gen(sample_latent(latent, batch_size, d, draws))).mean()
-            if not torch.isfinite(loss_g):
-                raise ConvergenceError(f"WGAN training diverged: non-finite generator loss at "
-                                       f"step {step}; lower the learning rates")
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            for sched in scheds:
-                sched.step()
-            if step in log_at:
-                checkpoint(step)
-    seconds = time.perf_counter() - t0
-    history = pd.DataFrame(rows)
-    return TrainedWGAN(gen.eval(), critic.eval(), history, z_eval.numpy(), x_eval, seconds,
-                       params)
+    job = _check_wgan_job(target, generator, latent=latent, steps=steps, n_critic=n_critic,
+                          critic_width=critic_width, critic_depth=critic_depth,
+                          critic_iters=critic_iters, lr=lr, critic_lr=critic_lr,
+                          batch_size=batch_size, decay=decay, n_eval=n_eval, n_log=n_log,
+                          seed=seed, progress=progress)
+    return _train_wgan_group([job], stacked=False)[0]
 
 
-def _train_wgan_job(job: dict) -> TrainedWGAN:
-    job = dict(job)
-    return train_wgan(job.pop("target"), job.pop("generator"), **job)
+def _run_group(task: tuple[list[dict], bool]) -> list[TrainedWGAN]:
+    return _train_wgan_group(*task)
 
 
 def train_wgans(jobs: list[dict], processes: int | None = None) -> list[TrainedWGAN]:
-    """Run several :func:`train_wgan` calls, in parallel processes: ``jobs`` is a list of
-    keyword dictionaries, each with ``target`` and ``generator`` and any other argument of
-    :func:`train_wgan`; returns their results in the same order.
+    """Run several :func:`train_wgan` calls: ``jobs`` is a list of keyword dictionaries, each
+    with ``target`` and ``generator`` and any other argument of :func:`train_wgan`; returns
+    their results in the same order.
 
-    Each run is seeded and single-threaded, so the results are identical to running the jobs
-    one after another in this process (the tests check this); only the wall time changes.
-    ``processes`` defaults to ``min(len(jobs), os.cpu_count())``; ``processes=1`` runs the jobs
-    here, one after another. Workers are started with ``spawn`` (safe with torch and in
-    notebooks) and import ``gantheory`` afresh, which costs a few seconds.
+    Jobs whose generators are :class:`GroupSortGenerator` of one architecture, with targets of
+    one dimension and the same training arguments except ``seed`` (and the target and the
+    generator's weights and ``lipschitz``), train together as one batched ensemble
+    (:mod:`gantheory.training`): each member is its one-at-a-time run up to the rounding of
+    batched matrix products. Different groups run in ``processes`` worker processes (default
+    ``min(groups, cores)``; 1 runs them here, one after another), each on one thread, so that
+    the workers never use more threads than the machine has cores. Workers are started with
+    ``spawn`` (safe with torch and in notebooks) and import ``gantheory`` afresh, which costs a
+    few seconds; a single group runs here.
     """
     if not isinstance(jobs, (list, tuple)) or not all(isinstance(j, dict) for j in jobs):
         raise TypeError("jobs must be a list of keyword dictionaries for train_wgan")
+    if not jobs:
+        raise ValueError("jobs must hold at least one keyword dictionary, got an empty list")
+    checked = []
     for k, job in enumerate(jobs):
         missing = {"target", "generator"} - set(job)
         if missing:
-            raise ValueError(f"job {k} lacks {sorted(missing)}")
+            raise ValueError(f"jobs[{k}] lacks {sorted(missing)}")
+        job = dict(job)
+        checked.append(_check_wgan_job(job.pop("target"), job.pop("generator"), **job))
+    groups: dict = {}
+    for k, job in enumerate(checked):
+        sig = _stack_signature(job)
+        groups.setdefault(("alone", k) if sig is None else sig, []).append(k)
+    tasks = [([checked[k] for k in ks], len(ks) > 1) for ks in groups.values()]
     if processes is None:
-        processes = min(len(jobs), os.cpu_count() or 1)
+        processes = min(len(tasks), config.cpu_cores())
     processes = check_int(processes, "processes", 1)
-    if processes == 1 or len(jobs) <= 1:
-        return [_train_wgan_job(job) for job in jobs]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(processes, len(jobs)), mp_context=context) as pool:
-        return list(pool.map(_train_wgan_job, jobs))
+    if processes == 1 or len(tasks) == 1:
+        results = [_run_group(t) for t in tasks]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(processes, len(tasks)),
+                                 mp_context=context) as pool:
+            results = list(pool.map(_run_group, tasks))
+    out: list = [None] * len(jobs)
+    for ks, res in zip(groups.values(), results, strict=True):
+        for k, r in zip(ks, res, strict=True):
+            out[k] = r
+    return out
 
 
 # --------------------------------------------------------------------------------------------
