@@ -210,3 +210,17 @@ def test_wgan_ensemble_groups_by_architecture():
 def test_batched_bjorck_is_the_matrix_by_matrix_one():
     w = torch.randn(3, 6, 4)
     torch.testing.assert_close(ws.bjorck(w, 10), torch.stack([ws.bjorck(m, 10) for m in w]))
+
+
+def test_fakes_at_once_gives_the_same_training(monkeypatch):
+    jobs = _groupsort_jobs(1, steps=3)
+    batched = ws.train_wgan(**jobs[0])  # GroupSort generator: fakes_at_once
+    fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **k: fit(*a, **{**k, "fakes_at_once": False}))
+    one_by_one = ws.train_wgan(**jobs[0])
+    assert _max_state_difference(batched.generator, one_by_one.generator) <= ONE_STEP_ROUNDING
+    pd.testing.assert_frame_equal(batched.history, one_by_one.history, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="exclude"):
+        fit(None, None, None, steps=1, n_critic=1, draw_real=None, draw_latent=None,
+            streams=training.Streams([0], "x", stacked=False), opt_g=None, opt_c=None,
+            share_batch=True, fakes_at_once=True)

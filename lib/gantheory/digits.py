@@ -355,7 +355,7 @@ def _fit_classifier(model: DigitsCNN, x: torch.Tensor, y: torch.Tensor, *, epoch
                     batch_size: int, lr: float, gen: torch.Generator,
                     progress: bool | None) -> None:
     """Adam on cross-entropy, ``epochs`` passes over ``(x, y)`` in seeded random order."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     model.train()
     for _ in progress_bar(range(epochs), desc="CNN epochs", show=progress):
         order = torch.randperm(x.shape[0], generator=gen)
@@ -459,8 +459,8 @@ def _fit_gan(generator: ConditionalGenerator, disc: ConditionalDiscriminator, x:
     def draw_latent():
         return torch.randn(batch_size, generator.latent_dim, generator=gen)
 
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999), foreach=True)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.999), foreach=True)
     log_every = math.ceil(steps / _N_LOG)
     history = training.fit(generator, disc, training.NonSaturating(), steps=steps, n_critic=1,
                            draw_real=draw_real, draw_latent=draw_latent, streams=streams,

@@ -1327,8 +1327,10 @@ def _train_round(specs: list[dict], seeds: list[int], shared: dict,
     lr = shared["lr"]
     opt_g = torch.optim.Adam(
         [{"params": [p for n, p in gen.named_parameters() if n != "log_scale"], "lr": lr},
-         {"params": [gen.log_scale], "lr": lr * _SCALE_LR_FACTOR}], betas=(0.5, 0.9))
-    opt_c = torch.optim.Adam(critic.parameters(), lr=shared["critic_lr"], betas=(0.5, 0.9))
+         {"params": [gen.log_scale], "lr": lr * _SCALE_LR_FACTOR}], betas=(0.5, 0.9),
+        foreach=True)
+    opt_c = torch.optim.Adam(critic.parameters(), lr=shared["critic_lr"], betas=(0.5, 0.9),
+                             foreach=True)
     steps = shared["steps"]
     log_every = math.ceil(steps / _N_LOG)
     start = time.perf_counter()
@@ -1405,31 +1407,15 @@ def train_toy_gans(members: Sequence[dict], *, steps: int, batch_size: int = 256
                                                   payload["seeds"], payload["attempts"],
                                                   strict=True)]
 
-    results: list = [None] * len(specs)
-    attempt = [0] * len(specs)
-    finals: list[list[float]] = [[] for _ in specs]
-    pending = list(range(len(specs)))
-    seconds = 0.0
-    while pending:
-        seeds = [training.restart_seed(specs[e]["seed"], attempt[e]) for e in pending]
-        gens, hists, secs = _train_round([specs[e] for e in pending], seeds, shared, progress)
-        seconds += secs
-        retry = []
-        for e, seed, g, h in zip(pending, seeds, gens, hists, strict=True):
-            final = h[-1][3]
-            finals[e].append(round(final, 4))
-            mp = specs[e]["min_precision"]
-            if mp is None or final >= mp:
-                results[e] = (g, h, seed, attempt[e] + 1)
-            elif attempt[e] < specs[e]["restarts"]:
-                attempt[e] += 1
-                retry.append(e)
-            else:
-                member = f" (ensemble member {e})" if len(specs) > 1 else ""
-                raise ConvergenceError(
-                    f"no toy GAN reached precision {mp} in {attempt[e] + 1} attempts (final "
-                    f"precisions {finals[e]}){member}; train longer")
-        pending = retry
+    def train_round(indices: list[int], seeds: list[int]) -> tuple[list, float]:
+        gens, hists, secs = _train_round([specs[k] for k in indices], seeds, shared, progress)
+        return list(zip(gens, hists, strict=True)), secs
+
+    results, seeds, attempts, seconds = training.with_restarts(
+        train_round, [s["seed"] for s in specs], [s["restarts"] for s in specs],
+        lambda k, result: result[1][-1][3], [s["min_precision"] for s in specs], "toy GAN")
+    results = [(g, h, seed, att) for (g, h), seed, att in zip(results, seeds, attempts,
+                                                              strict=True)]
     if path is not None:
         _cache.save(path, {"state_dict": [r[0].state_dict() for r in results],
                            "histories": [r[1] for r in results],

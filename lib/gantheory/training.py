@@ -46,7 +46,8 @@ from gantheory.config import ConvergenceError, derive_seed, progress_bar
 
 __all__ = [
     "DivergenceError", "LipschitzWGAN", "NonSaturating", "Streams", "WGANGP", "fit",
-    "linear_decay", "member_mean", "restart_seed", "stacked_linear", "trainer_digest",
+    "linear_decay", "member_mean", "pad_columns", "restart_seed", "stacked_linear",
+    "trainer_digest", "with_restarts",
 ]
 
 
@@ -67,6 +68,48 @@ def restart_seed(seed: int, attempt: int) -> int:
     """Seed of training attempt ``attempt`` (0-based) of a run seeded ``seed``: ``seed`` itself
     for the first, ``derive_seed(seed, "restart", attempt)`` for each restart."""
     return seed if attempt == 0 else derive_seed(seed, "restart", attempt)
+
+
+def with_restarts(train_round: Callable[[list[int], list[int]], tuple[list, float]],
+                  seeds: Sequence[int], restarts: Sequence[int],
+                  score: Callable[[int, object], float], thresholds: Sequence[float | None],
+                  what: str = "GAN") -> tuple[list, list[int], list[int], float]:
+    """Train members until each reaches its threshold or runs out of restarts.
+
+    ``train_round(members, round_seeds)`` trains the members (indices) under the given seeds,
+    together, and returns ``(results, seconds)``; ``score(member, result)`` is the criterion
+    (e.g. a final precision) compared with ``thresholds[member]`` (None: accept the first
+    attempt). A member below its threshold is retrained in the next round under
+    :func:`restart_seed` ``(seeds[member], attempt)``, up to ``restarts[member]`` times.
+    Returns ``(results, seeds used, attempts, seconds of all rounds)``, one entry per member.
+    Raises :class:`~gantheory.config.ConvergenceError` naming the member (when there are
+    several), the threshold and the scores of its attempts when its restarts run out.
+    """
+    n = len(seeds)
+    results: list = [None] * n
+    used, attempts = [0] * n, [0] * n
+    scores: list[list[float]] = [[] for _ in range(n)]
+    pending, seconds = list(range(n)), 0.0
+    while pending:
+        round_seeds = [restart_seed(seeds[k], attempts[k]) for k in pending]
+        out, secs = train_round(pending, round_seeds)
+        seconds += secs
+        retry = []
+        for k, seed, result in zip(pending, round_seeds, out, strict=True):
+            value = score(k, result)
+            scores[k].append(round(value, 4))
+            if thresholds[k] is None or value >= thresholds[k]:
+                results[k], used[k], attempts[k] = result, seed, attempts[k] + 1
+            elif attempts[k] < restarts[k]:
+                attempts[k] += 1
+                retry.append(k)
+            else:
+                member = f" (ensemble member {k})" if n > 1 else ""
+                raise ConvergenceError(
+                    f"no {what} reached precision {thresholds[k]} in {attempts[k] + 1} attempts "
+                    f"(final precisions {scores[k]}){member}; train longer")
+        pending = retry
+    return results, used, attempts, seconds
 
 
 def linear_decay(step: int, steps: int, fraction: float) -> float:
@@ -212,14 +255,20 @@ def fit(generator: nn.Module, critic: nn.Module, loss, *, steps: int, n_critic: 
         streams: Streams, opt_g: torch.optim.Optimizer, opt_c: torch.optim.Optimizer,
         decay: float = 0.0, log_steps: Sequence[int] = (),
         evaluate: Callable[[int], list[dict]] | None = None, share_batch: bool = False,
-        progress: bool | None = None, desc: str = "GAN steps") -> list[list[dict]]:
+        fakes_at_once: bool = False, progress: bool | None = None,
+        desc: str = "GAN steps") -> list[list[dict]]:
     """Train ``generator`` against ``critic`` with ``loss``; return one history per member.
 
     Each of the ``steps`` iterations runs ``n_critic`` critic steps, each on a fresh real batch
     ``(real, *cond) = draw_real()`` and fake batch ``generator(draw_latent(), *cond)`` (no
     gradient to the generator), then one generator step on fresh latents. With
     ``share_batch`` (needs ``n_critic = 1``; conditional models) the generator step reuses the
-    critic step's latents and conditions, and the fake batch is computed once. Before each
+    critic step's latents and conditions, and the fake batch is computed once. With
+    ``fakes_at_once`` (unconditional models whose forward pass has no side effect, e.g. the
+    GroupSort generators: not a spectral norm's power iteration) the ``n_critic`` real and
+    latent batches are drawn first, in the same order, and the generator, whose weights do not
+    change during the critic steps, maps all the latents in one call: the same fake batches
+    for a fraction of the cost (the Björck orthonormalization of its weights runs once). Before each
     iteration every parameter group's learning rate is set to its initial value times
     :func:`linear_decay` ``(step, steps, decay)``.
 
@@ -242,6 +291,8 @@ def fit(generator: nn.Module, critic: nn.Module, loss, *, steps: int, n_critic: 
     n_critic = check_int(n_critic, "n_critic", 1)
     if share_batch and n_critic != 1:
         raise ValueError(f"share_batch needs n_critic = 1, got {n_critic}")
+    if share_batch and fakes_at_once:
+        raise ValueError("share_batch and fakes_at_once exclude each other")
     log_at = sorted({check_int(s, "log_steps entry", 0) for s in log_steps} | {steps})
     if log_at[-1] > steps:
         raise ValueError(f"log_steps must lie in [0, steps = {steps}], got {log_at[-1]}")
@@ -285,13 +336,24 @@ def fit(generator: nn.Module, critic: nn.Module, loss, *, steps: int, n_critic: 
             factor = linear_decay(step, steps, decay)
             for group, base in bases:
                 group["lr"] = base * factor
-            for _ in range(n_critic):
-                real, *cond = draw_real()
-                z = draw_latent()
-                if share_batch:
-                    fake = generator(z, *cond)
+            batches = [(*draw_real(), draw_latent()) for _ in range(n_critic)] \
+                if fakes_at_once else None
+            if fakes_at_once:  # one generator call for the n_critic fake batches
+                with torch.no_grad():
+                    fakes = generator(torch.cat([b[-1] for b in batches], dim=-2)).split(
+                        batches[0][-1].shape[-2], dim=-2)
+            for k in range(n_critic):
+                if fakes_at_once:
+                    real, *cond = batches[k][:-1]
+                    fake = fakes[k]
+                    c_loss = loss.critic_loss(critic, real, fake, cond, streams)
+                elif share_batch:
+                    real, *cond = draw_real()
+                    fake = generator(draw_latent(), *cond)
                     c_loss = loss.critic_loss(critic, real, fake.detach(), cond, streams)
                 else:
+                    real, *cond = draw_real()
+                    z = draw_latent()
                     with torch.no_grad():
                         fake = generator(z, *cond)
                     c_loss = loss.critic_loss(critic, real, fake, cond, streams)
