@@ -217,7 +217,7 @@ def test_prepare_images(resnet18):
 def test_stream_features_save_and_load(random_biggan, resnet18, tmp_path):
     out = gandata.stream_features(random_biggan, resnet18, [947, 963], 3,
                                   n_moments_per_class=4, truncation=0.4, seed=1, batch_size=2,
-                                  progress=False)
+                                  progress=False, bf16=False)
     assert out.features.shape == (6, 512) and out.labels.tolist() == [947] * 3 + [963] * 3
     assert np.all(np.isfinite(out.features))
     assert out.means.shape == (2, 512) and out.covariances.shape == (2, 512, 512)
@@ -227,7 +227,7 @@ def test_stream_features_save_and_load(random_biggan, resnet18, tmp_path):
     assert prov["generator_weights"] == "random" and prov["extractor"] == "resnet18"
     assert prov["device"] == "cpu" and prov["versions"]["torch"]
     again = gandata.stream_features(random_biggan, resnet18, [947, 963], 3, seed=1,
-                                    batch_size=3, progress=False)
+                                    batch_size=3, progress=False, bf16=False)
     np.testing.assert_allclose(again.features, out.features, rtol=1e-4, atol=1e-5)  # seeded
     path = gandata.save_features(out, tmp_path / "biggan_resnet18")
     back = gandata.load_features(path)
@@ -237,6 +237,35 @@ def test_stream_features_save_and_load(random_biggan, resnet18, tmp_path):
     out.provenance.pop("seed")
     with pytest.raises(ValueError, match="incomplete"):
         gandata.save_features(out, tmp_path / "bad")
+
+
+def test_stream_features_in_bf16_is_float32_up_to_bf16_rounding(random_biggan, resnet18):
+    kw = dict(n_moments_per_class=4, seed=1, batch_size=3, progress=False)
+    f32 = gandata.stream_features(random_biggan, resnet18, [947], 3, bf16=False, **kw)
+    b16 = gandata.stream_features(random_biggan, resnet18, [947], 3, bf16=True, **kw)
+    assert f32.provenance["precision"] == "float32, channels-last"
+    assert b16.provenance["precision"] == "bf16 autocast, channels-last"
+    assert b16.features.dtype == np.float32 and b16.covariances.dtype == np.float64
+    err = np.linalg.norm(b16.features - f32.features) / np.linalg.norm(f32.features)
+    assert 0 < err < 0.05  # bf16 keeps 8 bits: a relative error of a few 1e-3 per layer
+    assert isinstance(gandata.cpu_has_bf16(), bool)
+
+
+def test_optimized_generator_computes_the_same_function(random_biggan):
+    model = random_biggan.model
+    fast = gandata.optimize_generator(model)
+    assert fast.generator.conv_to_rgb.out_channels == 3
+    assert model.generator.conv_to_rgb.out_channels > 3  # a copy: the model is unchanged
+    assert not any(hasattr(m, "weight_orig") for m in fast.modules())
+    z = torch.randn(3, 128, generator=torch.Generator().manual_seed(0)) * 0.4
+    y = torch.nn.functional.one_hot(torch.tensor([1, 947, 933]), 1000).float()
+    with torch.no_grad():
+        for truncation in (0.4, 0.43, 1.0):  # 0.43 interpolates the stored statistics
+            torch.testing.assert_close(fast(z, y, truncation), model(z, y, truncation),
+                                       rtol=1e-4, atol=1e-4)
+        channels_last = fast.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(channels_last(z, y, 0.4), model(z, y, 0.4),
+                                   rtol=1e-4, atol=1e-4)
 
 
 def test_stream_features_validation(random_biggan, resnet18):
@@ -252,10 +281,12 @@ def test_stream_features_several_networks_share_the_images(random_biggan, resnet
     other = gandata.load_feature_extractor("resnet18", "random", seed=5)
     other.name = "resnet18-seed5"
     both = gandata.stream_features(random_biggan, [resnet18, other], [947, 963], 3,
-                                   n_moments_per_class=4, seed=1, batch_size=2, progress=False)
+                                   n_moments_per_class=4, seed=1, batch_size=2, progress=False,
+                                   bf16=False)
     assert set(both) == {"resnet18", "resnet18-seed5"}
     alone = gandata.stream_features(random_biggan, resnet18, [947, 963], 3,
-                                    n_moments_per_class=4, seed=1, batch_size=4, progress=False)
+                                    n_moments_per_class=4, seed=1, batch_size=4, progress=False,
+                                    bf16=False)
     np.testing.assert_allclose(both["resnet18"].features, alone.features, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(both["resnet18"].means, alone.means, rtol=1e-4, atol=1e-5)
     assert not np.allclose(both["resnet18-seed5"].features, alone.features)

@@ -108,6 +108,22 @@ def test_one_statistic_combined_is_its_p_value():
     assert res.p_combined == res.p_values["norm_spread"]
 
 
+def test_restricted_equals_a_call_with_fewer_statistics():
+    x, y = _data(law="student-t nu=5")
+    spectral = STATISTICS[:4]
+    full = universality_test(x, y, seed=3, n_boot=19)
+    part = universality_test(x, y, seed=3, n_boot=19, statistics=spectral)
+    sub = full.restricted(spectral)
+    assert sub.statistics == part.statistics == spectral
+    assert sub.p_values == part.p_values and sub.observed == part.observed
+    assert sub.p_combined == part.p_combined and sub.reject == part.reject
+    for s in spectral:
+        np.testing.assert_array_equal(sub.null[s], part.null[s])
+    assert full.restricted(("norm_spread",)).p_combined == full.p_values["norm_spread"]
+    with pytest.raises(ValueError, match="not among"):
+        part.restricted(("norm_spread",))
+
+
 def test_input_validation_names_the_parameter():
     x, y = _data()
     with pytest.raises(ValueError, match="features"):

@@ -49,7 +49,7 @@ has the rates per statistic).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.linalg import eigh, helmert
@@ -104,6 +104,24 @@ class UniversalityTest:
     n_reference: int
     calibration: str
     seed: int
+
+    def restricted(self, statistics) -> UniversalityTest:
+        """The test whose decision combines only ``statistics`` (a subset of
+        :attr:`statistics`), on the same null replicates: equal to
+        ``universality_test(..., statistics=statistics)`` with the same inputs and seed (every
+        statistic is computed on every replicate whatever the selection), without recomputing
+        them. One call with all the statistics thus gives both a decision on some and the
+        p-values of the others."""
+        stats = _check_statistics(statistics)
+        missing = [s for s in stats if s not in self.statistics]
+        if missing:
+            raise ValueError(f"{missing} are not among this test's statistics {self.statistics}")
+        observed = {s: self.observed[s] for s in stats}
+        null = {s: self.null[s] for s in stats}
+        p_combined = _min_p(observed, null, stats)
+        return replace(self, statistics=stats, observed=observed, null=null,
+                       p_values={s: self.p_values[s] for s in stats}, p_combined=p_combined,
+                       reject=bool(p_combined <= self.level))
 
     def table(self) -> list[dict]:
         """One row per statistic (``statistic``, ``observed``, ``null_mean``, ``null_sd``,
