@@ -224,3 +224,10 @@ def test_fakes_at_once_gives_the_same_training(monkeypatch):
         fit(None, None, None, steps=1, n_critic=1, draw_real=None, draw_latent=None,
             streams=training.Streams([0], "x", stacked=False), opt_g=None, opt_c=None,
             share_batch=True, fakes_at_once=True)
+
+
+def test_streams_with_explicit_torch_seeds():
+    s = training.Streams([5], "t", stacked=False, torch_seeds=[123])
+    assert torch.equal(s.randn(4), torch.randn(4, generator=torch.Generator().manual_seed(123)))
+    with pytest.raises(ValueError, match="one seed per member"):
+        training.Streams([1, 2], "t", torch_seeds=[3])

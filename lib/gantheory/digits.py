@@ -444,7 +444,9 @@ def _fit_gan(generator: ConditionalGenerator, disc: ConditionalDiscriminator, x:
              progress: bool | None) -> list[tuple[int, float, float]]:
     """Non-saturating GAN training through :func:`gantheory.training.fit`; returns about five
     ``(step, d_loss, g_loss)`` averages."""
-    streams = training.Streams([seed], "digits-gan", stacked=False)
+    # the stream of the trainer this loop replaced: the same arguments give the same GAN
+    streams = training.Streams([seed], "digits-gan", stacked=False,
+                               torch_seeds=[derive_seed(seed, "digits-gan", "train")])
     gen = streams.torch[0]
     state = {"order": torch.randperm(x.shape[0], generator=gen), "pos": 0}
 

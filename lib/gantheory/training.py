@@ -151,17 +151,24 @@ class Streams:
     generator per member, seeded by ``derive_seed(seed_e, tag, "torch")`` and
     ``derive_seed(seed_e, tag, "numpy")``.
 
+    ``torch_seeds`` replaces the torch seeds (a part module keeping the streams its trainer
+    used before this module existed, so that the same arguments give the same GAN).
     ``stacked=False`` (one member, a plain model) returns draws without the member axis.
     Member ``e`` draws exactly what it would draw trained alone, whatever the other members.
     """
 
-    def __init__(self, seeds: Sequence[int], tag: str, *, stacked: bool = True):
+    def __init__(self, seeds: Sequence[int], tag: str, *, stacked: bool = True,
+                 torch_seeds: Sequence[int] | None = None):
         if not stacked and len(seeds) != 1:
             raise ValueError(f"unstacked streams have one member, got {len(seeds)} seeds")
         self.seeds = [check_int(s, "seed", 0) for s in seeds]
         self.stacked = stacked
-        self.torch = [torch.Generator().manual_seed(derive_seed(s, tag, "torch"))
-                      for s in self.seeds]
+        if torch_seeds is None:
+            torch_seeds = [derive_seed(s, tag, "torch") for s in self.seeds]
+        elif len(torch_seeds) != len(self.seeds):
+            raise ValueError(f"torch_seeds must have one seed per member ({len(self.seeds)}), "
+                             f"got {len(torch_seeds)}")
+        self.torch = [torch.Generator().manual_seed(int(s)) for s in torch_seeds]
         self.numpy = [np.random.default_rng(derive_seed(s, tag, "numpy")) for s in self.seeds]
 
     def __len__(self) -> int:
