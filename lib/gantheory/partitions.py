@@ -1458,9 +1458,11 @@ def train_toy_gan(target: DisconnectedTarget, latent_dim: int, *, steps: int, se
     ``(step, critic_loss, generator_loss, precision)`` rows, the precision measured on
     :data:`HISTORY_LATENTS` fixed latents.
 
-    Sizes measured on 2 shared CPU cores with the defaults, ``D = 2``, spacing 4, radius 0.25
-    (gap 3.5): ``steps=4000`` takes about 20 s alone. Short runs can still be hunting for the
-    modes; a few tens of steps suffice to test the machinery.
+    Cost measured on the project's 2-core machine with the defaults, ``D = 2``, spacing 4,
+    radius 0.25 (gap 3.5), 2 December: about 12 ms per generator step alone, about 5 ms per
+    member and step in an ensemble of eight (``benchmarks/bench_training.py``); chapter 7's
+    eight GANs of 3000 steps train in about two minutes as one ensemble. Short runs can still be
+    hunting for the modes; a few tens of steps suffice to test the machinery.
 
     With ``cache`` the generator is saved to, and on a later identical call loaded from,
     :func:`gantheory._cache.cache_dir` (``$GANTHEORY_CACHE``), under a name hashing this
