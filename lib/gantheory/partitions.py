@@ -1196,10 +1196,6 @@ class _StackedToyCritic(nn.Module):
         return h.squeeze(-1)
 
 
-_SHARED_DEFAULTS = dict(batch_size=256, lr=1e-3, critic_lr=3e-3, n_critic=2, gp_weight=10.0,
-                        hidden=64, depth=3, init_scale=1.0)
-
-
 def _check_shared(steps, batch_size, lr, critic_lr, n_critic, gp_weight, hidden, depth,
                   init_scale) -> dict:
     """The training arguments every member of an ensemble shares, validated."""
@@ -1291,9 +1287,6 @@ def _train_round(specs: list[dict], seeds: list[int], shared: dict,
     simplicial = [np.random.default_rng(derive_seed(seed, "toy-gan", "simplicial"))
                   for seed in seeds]
 
-    def pad(z: torch.Tensor) -> torch.Tensor:
-        return torch.cat([z, z.new_zeros(z.shape[0], d_max - z.shape[1])], dim=1)
-
     def member_latents(e: int, n: int, torch_gen: torch.Generator,
                        rng: np.random.Generator) -> torch.Tensor:
         s = specs[e]
@@ -1302,7 +1295,7 @@ def _train_round(specs: list[dict], seeds: list[int], shared: dict,
         else:  # the simplicially truncated law, for training and evaluation
             z = torch.from_numpy(simplicial_truncation_sample(
                 n, s["latent_dim"], s["target"].m, s["latent_tau"], rng)[0]).to(torch.float32)
-        return pad(z)
+        return training.pad_columns(z, d_max)  # zero latent coordinates up to d_max
 
     z_eval = torch.stack([
         member_latents(e, _N_EVAL, torch.Generator().manual_seed(

@@ -253,10 +253,6 @@ class LipschitzWGAN:
 # --------------------------------------------------------------------------- the loop
 
 
-def _finite_rows(sums: torch.Tensor) -> bool:
-    return bool(torch.isfinite(sums).all())
-
-
 def fit(generator: nn.Module, critic: nn.Module, loss, *, steps: int, n_critic: int,
         draw_real: Callable[[], tuple], draw_latent: Callable[[], torch.Tensor],
         streams: Streams, opt_g: torch.optim.Optimizer, opt_c: torch.optim.Optimizer,
