@@ -33,3 +33,48 @@ def test_report_flags_chapters_over_budget(monkeypatch, capsys):
     assert "ok" in lines["notebooks/01_a"] and "OVER BUDGET" in lines["notebooks/02_b"]
     assert "not in the cache" in lines["notebooks/03_c"]
     assert lines["all"].split()[-2] == "230"
+
+
+def test_cost_hints_name_the_chapters_of_the_toc():
+    """The longest-first order must name real chapters (a renamed chapter would run last)."""
+    assert set(build_book.COST_HINT_S) == set(build_book.chapter_docs())
+
+
+@pytest.mark.parametrize("n, cores, kernels, expected", [
+    (9, 2, None, (2, 1)),      # the project's machine: two kernels of one thread
+    (9, 16, None, (4, 4)),     # at most MAX_KERNELS kernels, the cores shared among them
+    (1, 2, None, (1, 2)),      # one chapter: one kernel with every core
+    (9, 1, None, (1, 1)),
+    (9, 2, 1, (1, 2)),         # --kernels 1: one after another
+    (3, 16, 8, (3, 5)),        # never more kernels than chapters
+    (9, 3, 2, (2, 1)),         # kernels * threads <= cores
+    (0, 2, None, (1, 2)),
+])
+def test_kernel_plan_never_holds_more_threads_than_cores(n, cores, kernels, expected):
+    got = build_book.kernel_plan(n, cores, kernels)
+    assert got == expected
+    k, t = got
+    assert k * t <= max(cores, 1) and k >= 1 and t >= 1
+
+
+@pytest.mark.parametrize("bad", [dict(n_chapters=-1, cores=2), dict(n_chapters=3, cores=0),
+                                 dict(n_chapters=3, cores=2, kernels=0)])
+def test_kernel_plan_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="kernels|cores|n_chapters"):
+        build_book.kernel_plan(**bad)
+
+
+def test_cpu_cores_takes_the_share_the_build_gives(monkeypatch):
+    from gantheory import config
+
+    monkeypatch.delenv(config.CORES_ENV, raising=False)
+    found = config.machine_cores()
+    assert config.cpu_cores() == found
+    monkeypatch.setenv(config.CORES_ENV, "1")
+    assert config.cpu_cores() == 1
+    monkeypatch.setenv(config.CORES_ENV, str(found + 100))
+    assert config.cpu_cores() == found  # a share is never more than the machine has
+    for bad in ("0", "-2", "1.5", "two"):
+        monkeypatch.setenv(config.CORES_ENV, bad)
+        with pytest.raises(ValueError, match="GANTHEORY_CORES"):
+            config.cpu_cores()

@@ -104,6 +104,105 @@ def chapters_not_in_cache(cache_path: Path) -> list[str]:
     return missing
 
 
+#: Execution order of a cold build, longest chapters first (the cold build of 2 December, s):
+#: with chapters side by side, starting the long ones first shortens the build. Only an order;
+#: a chapter missing here runs last.
+COST_HINT_S = {"notebooks/04_biggan_mixtures": 152, "notebooks/07_trained_latents": 142,
+               "notebooks/08_neural_ipm": 134, "notebooks/03_gan_data_mixtures": 95,
+               "notebooks/01_concentration": 83, "notebooks/09_one_dimensional_latent": 64,
+               "notebooks/02_gram_mixtures": 48, "notebooks/05_simplicial_clusters": 9,
+               "notebooks/06_precision_bounds": 8}
+
+#: At most this many chapters execute at once (each kernel gets cores // kernels threads).
+MAX_KERNELS = 4
+
+
+def kernel_plan(n_chapters: int, cores: int, kernels: int | None = None) -> tuple[int, int]:
+    """``(kernels, threads)``: how many chapters execute side by side and the threads each
+    kernel may use, so that ``kernels * threads <= cores`` (at least one of each).
+
+    By default ``min(n_chapters, cores, MAX_KERNELS)`` kernels; ``kernels`` overrides it (1 is
+    the old one-after-another build).
+    """
+    if n_chapters < 0 or cores < 1:
+        raise ValueError(f"n_chapters must be >= 0 and cores >= 1, got {n_chapters}, {cores}")
+    if kernels is None:
+        kernels = min(n_chapters, cores, MAX_KERNELS)
+    elif kernels < 1:
+        raise ValueError(f"kernels must be >= 1, got {kernels}")
+    kernels = max(1, min(kernels, n_chapters, cores))
+    return kernels, max(1, cores // kernels)
+
+
+def execute_missing(cache_path: Path, docs: list[str], kernels: int | None = None) -> list[str]:
+    """Execute the chapters ``docs`` side by side and store them in the execution cache
+    (jupyter-cache, as MyST-NB's cache mode would), longest first; return the chapters that
+    failed (their tracebacks printed; Sphinx then executes them again and reports the error).
+
+    Threads and processes (README, "Threads and processes"): ``k`` kernels on ``c`` cores get
+    ``c // k`` threads each through ``OMP_NUM_THREADS`` and friends, and ``$GANTHEORY_CORES``
+    (``gantheory.config.cpu_cores``), which bounds the worker processes a chapter starts, so
+    the kernels never hold more threads than the machine has cores.
+    """
+    import concurrent.futures as cf
+
+    import jupytext
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    from gantheory.config import machine_cores
+
+    if not docs:
+        return []
+    n_kernels, threads = kernel_plan(len(docs), machine_cores(), kernels)
+    if n_kernels == 1:
+        return []  # Sphinx executes them one after another, as before
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text()).get("execute", {})
+    timeout = cfg.get("timeout", 900)
+    order = sorted(docs, key=lambda d: -COST_HINT_S.get(d, 0))
+    print(f"executing {len(order)} chapters, {n_kernels} at a time, {threads} thread(s) each: "
+          + ", ".join(Path(d).name for d in order), flush=True)
+    saved = {k: os.environ.get(k) for k in THREAD_ENV}
+    for k in THREAD_ENV:  # inherited by every kernel started from here on
+        os.environ[k] = str(threads)
+
+    def run(doc: str):
+        nb = jupytext.read(ROOT / f"{doc}.md")
+        start = time.perf_counter()
+        result = single_nb_execution(nb, cwd=str((ROOT / doc).parent), timeout=timeout,
+                                     allow_errors=False, meta_override=True)
+        return doc, nb, result, time.perf_counter() - start
+
+    cache = get_cache(str(cache_path))
+    failed = []
+    try:
+        with cf.ThreadPoolExecutor(n_kernels) as pool:
+            for future in cf.as_completed([pool.submit(run, d) for d in order]):
+                doc, nb, result, wall = future.result()
+                if result.err is not None:
+                    failed.append(doc)
+                    print(f"  {doc}: FAILED after {wall:.0f} s\n{result.exc_string}", flush=True)
+                    continue
+                cache.cache_notebook_bundle(
+                    CacheBundleIn(nb, str(ROOT / f"{doc}.md"),
+                                  data={"execution_seconds": result.time}),
+                    check_validity=False, overwrite=True)
+                print(f"  {doc}: {result.time:.0f} s", flush=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return failed
+
+
+#: The variables that set a kernel's threads (BLAS, OpenMP: torch reads OMP_NUM_THREADS) and its
+#: share of cores for worker processes.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GANTHEORY_CORES")
+
+
 def collect_claims(build_dir: Path, mode: str) -> tuple[list, str, list[str]]:
     """(records, page source, problems) from the executed notebooks in the execution cache.
 
@@ -183,7 +282,8 @@ def _sphinx(cmd: list[str], env: dict) -> int:
     return rc
 
 
-def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
+def build(output: Path, quick: bool, rebuild_all: bool = False,
+          kernels: int | None = None) -> int:
     output = output if output.is_absolute() else ROOT / output
     build_dir = output / "_build"
     cache = build_dir / ".jupyter_cache"
@@ -198,13 +298,21 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     stamp.write_text(digest + "\n")
     # Sphinx re-reads (and so executes) only pages whose source changed: a chapter missing from
     # a cleared or partial cache gets its modification time touched so that it is read again.
-    for doc in chapters_not_in_cache(cache):
+    missing = chapters_not_in_cache(cache)
+    for doc in missing:
         os.utime(ROOT / f"{doc}.md")
-    env = dict(os.environ)
     if quick:
-        env["GANTHEORY_QUICK"] = "1"
+        os.environ["GANTHEORY_QUICK"] = "1"
     else:
-        env.pop("GANTHEORY_QUICK", None)
+        os.environ.pop("GANTHEORY_QUICK", None)
+    env = dict(os.environ)
+    # Chapters side by side, one thread per core, before Sphinx (which then takes them from the
+    # cache); a failed chapter is left for Sphinx to execute again and report.
+    start = time.perf_counter()
+    failed = execute_missing(cache, missing, kernels)
+    if len(missing) > 1 and kernels != 1:
+        print(f"chapters executed in {time.perf_counter() - start:.0f} s"
+              + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     if not CLAIMS_PAGE.exists():
         CLAIMS_PAGE.write_text(PLACEHOLDER)
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -215,10 +323,6 @@ def build(output: Path, quick: bool, rebuild_all: bool = False) -> int:
     rc = _sphinx(cmd, env)
     if rc != 0:
         return rc
-    if quick:  # the run mode of the chapters' kernels, for checking the ledger
-        os.environ["GANTHEORY_QUICK"] = "1"
-    else:
-        os.environ.pop("GANTHEORY_QUICK", None)
     from gantheory.config import run_mode
 
     mode = run_mode()
@@ -247,8 +351,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (GANTHEORY_QUICK=1)")
     parser.add_argument("--output", type=Path, default=ROOT, help="--path-output of jupyter-book")
     parser.add_argument("--all", action="store_true", help="re-read every page (jb build --all)")
+    parser.add_argument("--kernels", type=int, default=None,
+                        help="chapters executed side by side (default: one per core, at most "
+                             f"{MAX_KERNELS}; 1: one after another, by Sphinx)")
     args = parser.parse_args()
-    return build(args.output, args.quick, args.all)
+    return build(args.output, args.quick, args.all, args.kernels)
 
 
 if __name__ == "__main__":

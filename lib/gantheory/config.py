@@ -94,13 +94,34 @@ def progress_bar(iterable=None, *, desc: str, total: int | None = None,
                 **kwargs)
 
 
-def cpu_cores() -> int:
+#: Environment variable with this process's share of the cores (a positive integer), set by
+#: ``tools/build_book.py`` for chapters that execute side by side.
+CORES_ENV = "GANTHEORY_CORES"
+
+
+def machine_cores() -> int:
     """CPU cores this process may run on (its affinity mask where the OS has one, else
-    ``os.cpu_count()``), at least 1: the budget of threads and worker processes."""
+    ``os.cpu_count()``), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # macOS, Windows
         return max(1, os.cpu_count() or 1)
+
+
+def cpu_cores() -> int:
+    """The budget of threads and worker processes of this process: its share of the cores,
+    ``$GANTHEORY_CORES`` when set (the book build sets it when chapters execute side by side),
+    else :func:`machine_cores`. Never more than :func:`machine_cores`.
+
+    Raises ``ValueError`` when ``$GANTHEORY_CORES`` is set to anything but a positive integer.
+    """
+    found = machine_cores()
+    share = os.environ.get(CORES_ENV, "").strip()
+    if not share:
+        return found
+    if not share.isdigit() or int(share) < 1:
+        raise ValueError(f"${CORES_ENV} must be a positive integer (cores), got {share!r}")
+    return min(int(share), found)
 
 
 def device_kind() -> str:
