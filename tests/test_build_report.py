@@ -78,3 +78,41 @@ def test_cpu_cores_takes_the_share_the_build_gives(monkeypatch):
         monkeypatch.setenv(config.CORES_ENV, bad)
         with pytest.raises(ValueError, match="GANTHEORY_CORES"):
             config.cpu_cores()
+
+
+def test_side_by_side_kernels_get_the_environment_sphinx_gives_its_kernels():
+    """Kernels started by execute_missing must emit the same pages as Sphinx's: static plotly
+    figures and no progress bars (without them a build lost every figure of the site)."""
+    env = build_book.kernel_env()
+    assert env.get("GANTHEORY_PLOTLY") == "static" and env.get("GANTHEORY_PROGRESS") == "0"
+    assert set(build_book.THREAD_ENV).isdisjoint(env)
+
+
+def test_execute_missing_passes_the_kernel_environment(monkeypatch):
+    """The environment seen at kernel start (os.environ inside the pool) holds kernel_env()
+    and the thread share, and is restored afterwards."""
+    import jupyter_cache.executors.utils as jcu
+
+    seen = {}
+
+    class Result:
+        err, time, exc_string = None, 0.1, ""
+
+    def fake_execution(nb, **kwargs):
+        seen.update({k: os.environ.get(k) for k in (*build_book.kernel_env(),
+                                                    *build_book.THREAD_ENV)})
+        return Result()
+
+    monkeypatch.setattr(jcu, "single_nb_execution", fake_execution)
+    monkeypatch.setattr(build_book, "kernel_plan", lambda n, cores, kernels: (2, 1))
+
+    class FakeCache:
+        def cache_notebook_bundle(self, *a, **k):
+            pass
+
+    monkeypatch.setattr("jupyter_cache.get_cache", lambda path: FakeCache())
+    monkeypatch.delenv("GANTHEORY_PLOTLY", raising=False)
+    failed = build_book.execute_missing(Path("unused"), build_book.chapter_docs()[:2])
+    assert failed == []
+    assert seen["GANTHEORY_PLOTLY"] == "static" and seen["GANTHEORY_CORES"] == "1"
+    assert "GANTHEORY_PLOTLY" not in os.environ

@@ -61,7 +61,8 @@ def _pyproject_for_hash() -> bytes:
 
 def code_hash() -> str:
     """Hash of everything outside the notebooks that can change executed outputs: ``lib/``,
-    ``artifacts/`` and ``pyproject.toml`` (without its site and test extras)."""
+    ``artifacts/``, ``pyproject.toml`` (without its site and test extras) and the kernels'
+    environment (:func:`kernel_env`)."""
     h = hashlib.sha256()
     files = sorted((ROOT / "lib").rglob("*.py")) + sorted((ROOT / "artifacts").glob("*"))
     for path in files:
@@ -69,6 +70,8 @@ def code_hash() -> str:
         h.update(path.read_bytes())
     h.update(b"pyproject.toml")
     h.update(_pyproject_for_hash())
+    h.update(b"kernel environment")  # it changes what the figures and progress bars emit
+    h.update(json.dumps(kernel_env(), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -163,9 +166,9 @@ def execute_missing(cache_path: Path, docs: list[str], kernels: int | None = Non
     order = sorted(docs, key=lambda d: -COST_HINT_S.get(d, 0))
     print(f"executing {len(order)} chapters, {n_kernels} at a time, {threads} thread(s) each: "
           + ", ".join(Path(d).name for d in order), flush=True)
-    saved = {k: os.environ.get(k) for k in THREAD_ENV}
-    for k in THREAD_ENV:  # inherited by every kernel started from here on
-        os.environ[k] = str(threads)
+    env = {**kernel_env(), **{k: str(threads) for k in THREAD_ENV}}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # inherited by every kernel started from here on
 
     def run(doc: str):
         nb = jupytext.read(ROOT / f"{doc}.md")
@@ -196,6 +199,18 @@ def execute_missing(cache_path: Path, docs: list[str], kernels: int | None = Non
             else:
                 os.environ[k] = v
     return failed
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment the book's Sphinx extension gives the kernels it starts
+    (``book/_ext/offline_assets.KERNEL_ENV``: static plotly figures, no progress bars); the
+    kernels started here get the same, or the pages they fill differ from Sphinx's."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import offline_assets
+    finally:
+        sys.path.pop(0)
+    return dict(offline_assets.KERNEL_ENV)
 
 
 #: The variables that set a kernel's threads (BLAS, OpenMP: torch reads OMP_NUM_THREADS) and its

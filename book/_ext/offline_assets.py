@@ -122,9 +122,14 @@ def _template_override(app) -> Path:
     return folder
 
 
+#: The environment of every notebook kernel the build starts (Sphinx's, and those
+#: ``tools/build_book.py`` starts to execute chapters side by side): static plotly figures, and
+#: no progress bars in the built pages.
+KERNEL_ENV = {"GANTHEORY_PLOTLY": "static", "GANTHEORY_PROGRESS": "0"}
+
+
 def _config_inited(app, config) -> None:
-    os.environ["GANTHEORY_PLOTLY"] = "static"
-    os.environ["GANTHEORY_PROGRESS"] = "0"  # no progress bars in the built pages
+    os.environ.update(KERNEL_ENV)
     config.mathjax_path = f"mathjax/{MATHJAX_ENTRY}"
     mj = dict(config.mathjax3_config or {})
     loader = dict(mj.get("loader", {}))
