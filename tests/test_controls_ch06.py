@@ -72,3 +72,98 @@ def test_expansion_rejects_a_flipped_curvature(reject):
     """The second-order term of the upper bound with the wrong sign."""
     rec = _expansion_record("upper", part.precision_upper_bound, curvature_sign=-1.0)
     reject(rec, "curvature -m q phi(q) / 8 with the wrong sign")
+
+
+# --- the explicit simplicial generator (prop-explicit-simplicial-generator) -------------------
+
+EPS_G, GAP_G = 0.3, 1.0
+
+
+def _masses(m, d, eps_built, n=40_000):
+    G, modes = part.simplicial_generator(m, eps_built, GAP_G, d=d)
+    z = np.random.default_rng(660 + m).standard_normal((n, d))
+    hits = part.mode_hits(G(z), modes)
+    return np.bincount(hits[hits >= 0], minlength=m) / n
+
+
+@pytest.mark.parametrize("m, d", [(3, 2), (4, 3)])
+def test_explicit_generator_masses_hold(m, d):
+    expected = part.simplicial_precision(m, EPS_G) / m
+    se = np.sqrt(expected * (1 - expected) / 40_000)
+    rec = _ledger().evaluate(f"ch06-explicit-generator-masses-m{m}", statement="positive",
+                             **part.agreement_check(_masses(m, d, EPS_G), se, expected,
+                                                    level=LEVEL))
+    assert rec.holds, rec.line()
+
+
+@pytest.mark.control("ch06-explicit-generator-masses-m3")
+@pytest.mark.control("ch06-explicit-generator-masses-m4")
+@pytest.mark.parametrize("m, d", [(3, 2), (4, 3)])
+def test_explicit_generator_masses_reject_a_generator_with_wide_strips(m, d, reject):
+    """A generator built for 2 eps (strips twice as wide) checked against alpha_simp(eps)."""
+    expected = part.simplicial_precision(m, EPS_G) / m
+    se = np.sqrt(expected * (1 - expected) / 40_000)
+    rec = _ledger().evaluate(f"ch06-explicit-generator-masses-m{m}", statement="control",
+                             **part.agreement_check(_masses(m, d, 2 * EPS_G), se, expected,
+                                                    level=LEVEL))
+    reject(rec, "the generator built with strips of width 2 eps")
+
+
+@pytest.mark.control("ch06-explicit-generator-masses-m3")
+def test_explicit_generator_masses_reject_the_isoperimetric_bound(reject):
+    # alpha_up - alpha_simp = 0.015 at eps = 0.3: 0.005 a mode, about 5 standard errors at the
+    # chapter's 400,000 latents (at 40,000 the check could not tell them apart)
+    n = 400_000
+    wrong = part.precision_upper_bound(3, EPS_G) / 3
+    se = np.sqrt(wrong * (1 - wrong) / n)
+    rec = _ledger().evaluate("ch06-explicit-generator-masses-m3", statement="control",
+                             **part.agreement_check(_masses(3, 2, EPS_G, n), se, wrong,
+                                                    level=LEVEL))
+    reject(rec, "reference = alpha_up / m, which no generator with this partition reaches")
+
+
+@pytest.mark.control("ch06-explicit-generator-lipschitz-m3")
+@pytest.mark.control("ch06-explicit-generator-lipschitz-m4")
+@pytest.mark.parametrize("m, d", [(3, 2), (4, 3)])
+def test_explicit_generator_lipschitz_rejects_a_steeper_generator(m, d, reject):
+    """Built for eps / 2, the generator is 2 Delta / eps-Lipschitz: the quotient check against
+    Delta / eps must fail."""
+    G, _ = part.simplicial_generator(m, EPS_G / 2, GAP_G, d=d)
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((40_000, d))
+    h = 1e-3 * rng.standard_normal((40_000, d)) / math.sqrt(d)
+    q = np.linalg.norm(G(z + h) - G(z), axis=1) / np.linalg.norm(h, axis=1)
+    lip = GAP_G / EPS_G
+    rec = _ledger().evaluate(f"ch06-explicit-generator-lipschitz-m{m}", statement="control",
+                             kind="exact", measured=q.max(), reference=lip, relation="<=",
+                             tolerance=1e-9 * lip, basis="control")
+    reject(rec, "the generator built for eps / 2")
+    G_ok, _ = part.simplicial_generator(m, EPS_G, GAP_G, d=d)
+    q_ok = np.linalg.norm(G_ok(z + h) - G_ok(z), axis=1) / np.linalg.norm(h, axis=1)
+    assert q_ok.max() <= lip * (1 + 1e-9)
+
+
+def test_explicit_generator_preimages_are_the_cores_of_the_cells():
+    """G(z) = x_i exactly when z is in cell i at distance >= eps / 2 from its boundary."""
+    for m, d in [(3, 2), (4, 3), (4, 6), (6, 5)]:
+        G, modes = part.simplicial_generator(m, EPS_G, GAP_G, d=d)
+        z = np.random.default_rng(m).standard_normal((20_000, d))
+        labels, dist = part.simplicial_cells(z, m)
+        hits = part.mode_hits(G(z), modes)
+        away = np.abs(dist - EPS_G / 2) > 1e-9  # off the boundary of A_i, where rounding decides
+        want = np.where(dist >= EPS_G / 2, labels, -1)
+        assert np.array_equal(hits[away], want[away])
+        pairwise = np.linalg.norm(modes[:, None] - modes[None], axis=2)
+        assert np.allclose(pairwise[~np.eye(m, dtype=bool)], GAP_G)
+
+
+def test_simplicial_generator_rejects_bad_input():
+    with pytest.raises(ValueError, match="eps"):
+        part.simplicial_generator(3, 0.0)
+    with pytest.raises(ValueError, match="gap"):
+        part.simplicial_generator(3, 0.1, gap=-1.0)
+    G, _ = part.simplicial_generator(3, 0.1)
+    with pytest.raises(ValueError, match="z"):
+        G(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="modes|columns"):
+        part.mode_hits(np.zeros((2, 3)), np.zeros((3, 2)))

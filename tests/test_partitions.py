@@ -384,3 +384,54 @@ def test_non_integer_counts_are_type_errors():
         pt.expected_max_gaussian(2.0)
     with pytest.raises(TypeError):
         pt.simplicial_truncation_sample(10.5, 4, 2, 0.6, seed=0)
+
+
+# --- issue 15, item 5: the interface rays of the figures --------------------------------------
+
+def _ray_on_interface(ray, cells, m, d):
+    """Whether points along ``ray`` lie on the common boundary of exactly ``cells``: distance 0
+    to the boundary, and the top scores tie among ``cells``, every other cell strictly below."""
+    t = np.linspace(0.1, 3.0, 30)[:, None]
+    z = t * ray[None, :]
+    _, dist = pt.simplicial_cells(z, m)
+    scores = z @ pt.simplex_centres(m, d).T
+    top = scores.max(axis=1, keepdims=True)
+    tie = np.isclose(scores, top, atol=1e-12)
+    want = np.zeros(m, bool)
+    want[list(cells)] = True
+    return bool(np.all(dist < 1e-12) and np.all(tie == want[None, :]))
+
+
+@pytest.mark.parametrize("m, d", [(3, 2), (4, 3), (5, 4), (4, 5)])
+def test_interface_rays_lie_between_their_cells(m, d):
+    rays = pt.interface_rays(m, d)
+    assert len(rays) == m
+    for cells, ray in rays:
+        assert ray.shape == (d,) and np.linalg.norm(ray) == pytest.approx(1.0)
+        assert _ray_on_interface(ray, cells, m, d)
+
+
+def test_tripod_ray_points_away_from_the_third_centre():
+    """The figures of chapters 5 and 7 drew -(c_a + c_b): the ray into the third cell."""
+    c = pt.simplex_centres(3, 2)
+    for cells, ray in pt.interface_rays(3):
+        a, b = cells
+        assert np.allclose(ray, (c[a] + c[b]) / np.linalg.norm(c[a] + c[b]))
+        # control: the old direction is inside the third cell, at positive distance
+        wrong = -(c[a] + c[b]) / np.linalg.norm(c[a] + c[b])
+        assert not _ray_on_interface(wrong, cells, 3, 2)
+        (k,) = set(range(3)) - {a, b}
+        labels, dist = pt.simplicial_cells(wrong[None, :], 3)
+        assert labels[0] == k and dist[0] > 0.5
+
+
+def test_interface_rays_reject_two_cells():
+    with pytest.raises(ValueError, match="m"):
+        pt.interface_rays(2)
+
+
+def test_equidistant_targets():
+    assert pt.DisconnectedTarget.regular(3, D=2).equidistant
+    assert pt.DisconnectedTarget.regular(4, D=3).equidistant
+    assert not pt.DisconnectedTarget.regular(4, D=2).equidistant  # the square of chapter 7
+    assert not pt.DisconnectedTarget(np.array([[0, 0], [4, 0], [0, 4.001]]), 0.25).equidistant

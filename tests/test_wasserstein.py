@@ -643,3 +643,125 @@ def test_lipschitz_checks_of_critics():
     assert not led.evaluate("ch99-x", statement="s", **ipm_below_w1_check([1.01], 1.0)).holds
     with pytest.raises(ValueError):
         ipm_below_w1_check([0.5], 0.0)
+
+
+# --- issue 15, item 9: regressions -----------------------------------------------------------
+
+def test_walks_keep_the_edges_between_duplicate_points():
+    """scipy's dense csgraph reads entries within 1e-8 of 0 as missing edges: the walk closure
+    lost the zero-cost edge between duplicates (cost 4 instead of 2, and [0] for three copies)."""
+    order, cost = min_squared_path([(0, 0), (0, 0), (1, 0), (2, 0)], walks=True)
+    assert cost == pytest.approx(2.0, abs=1e-12)
+    assert sorted(set(order.tolist())) == [0, 1, 2, 3]
+    order, cost = min_squared_path([(0, 0)] * 3, walks=True)
+    assert sorted(order.tolist()) == [0, 1, 2] and cost == 0.0
+
+
+def test_walks_keep_the_edges_between_very_close_points():
+    eps = 1e-5  # squared distance 1e-10, below scipy's 1e-8 mask
+    pts = [(0, 0), (eps, 0), (1, 0), (2, 0)]
+    order, cost = min_squared_path(pts, walks=True)
+    assert sorted(set(order.tolist())) == [0, 1, 2, 3]
+    assert cost == pytest.approx((1 - eps) ** 2 + 1 + eps**2, abs=1e-12)  # 0 -> eps -> 1 -> 2
+    assert cost == pytest.approx(min_squared_path(pts)[1], abs=1e-12)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e8])
+def test_w1_is_translation_invariant_at_large_offsets(offset):
+    """ot.dist expands |x|^2 + |y|^2 - 2x.y and lost every digit at 1e8 (0.04 for 0.44).
+    Tolerance: the shifted inputs are rounded to ulp(offset)/2 per coordinate, so each distance,
+    hence W1, moves by at most 2 * sqrt(D) * ulp(offset)/2."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2))
+    tol = 2 * np.sqrt(2) * np.spacing(offset) / 2
+    assert wasserstein1(x + offset, y + offset) == pytest.approx(wasserstein1(x, y),
+                                                                    abs=tol)
+    order, cost = min_squared_path(x[:8])
+    order_s, cost_s = min_squared_path(x[:8] + offset)
+    assert cost_s == pytest.approx(cost, rel=1e-6)
+
+
+def test_neural_ipm_is_never_negative():
+    """An IPM over a class closed under f -> -f is >= 0: an untrained critic (steps = 0) whose
+    raw objective is negative must still give |E f(x) - E f(y)| (chapter 8 printed -0.087)."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(64, 2)), rng.normal(size=(64, 2)) + 0.3
+    raws = []
+    for seed in range(6):
+        value, critic = neural_ipm(x, y, steps=0, seed=seed, return_critic=True)
+        with torch.no_grad():
+            f = critic.double()
+            raw = float(f(torch.as_tensor(x)).mean() - f(torch.as_tensor(y)).mean())
+        raws.append(raw)
+        assert value == pytest.approx(abs(raw), abs=1e-6) and value >= 0  # x rounded to f32
+        assert value <= wasserstein1(x, y) + 1e-9
+    assert min(raws) < 0  # the control: some untrained critics do point the wrong way
+
+
+# --- issue 15, item 8: the exact 1-D optimum for every K ------------------------------------
+
+from gantheory.wasserstein import bracket_check, optimal_cost_1d_exact  # noqa: E402
+
+
+@pytest.mark.parametrize("n, factor", [(2, 1.0), (4, 1.5), (7, 3.0), (5, 1.0)])
+def test_exact_optimum_contains_the_closed_form_above_the_threshold(n, factor):
+    pts = np.sort(np.random.default_rng(n).uniform(0, 10, n))
+    K = factor * lipschitz_threshold_1d(pts)
+    ex = optimal_cost_1d_exact(pts, K, cells=256 * n)
+    formula = optimal_cost_1d(pts, K)
+    assert ex.lower - 1e-7 <= formula <= ex.upper + 1e-7
+    assert ex.upper - ex.lower <= 5 * K / (12 * ex.cells) + 1e-9
+    # the LP's generator is a non-decreasing K-Lipschitz quantile function
+    slopes = np.diff(ex.q) / np.diff(ex.u)
+    assert slopes.min() >= -1e-9 and slopes.max() <= K * (1 + 1e-6)
+
+
+def test_exact_optimum_brackets_the_semidiscrete_cost_of_its_generator():
+    """upper is the exact W1 of the LP's generator: the semi-discrete OT of that generator
+    (an independent computation) agrees within its own error K/(4m)."""
+    pts = np.array([0.0, 1.0, 1.5, 4.0])
+    K = 0.5 * lipschitz_threshold_1d(pts)
+    ex = optimal_cost_1d_exact(pts, K, cells=128 * 4)
+    value, err = semidiscrete_w1(lambda u: np.interp(u, ex.u, ex.q), pts, 20_000, lipschitz=K)
+    assert abs(value - ex.upper) <= err + 1e-9
+
+
+def test_two_points_small_budget_has_a_closed_form():
+    """n = 2 points at distance d, K <= d: the best Q is a ramp of slope K through the middle,
+    with cost d/2 - K/4 (the two triangles cut off)."""
+    d = 2.0
+    for K in (0.5, 1.0, 1.9):
+        ex = optimal_cost_1d_exact([0.0, d], K, cells=2 * 2000)
+        assert ex.lower - 1e-7 <= d / 2 - K / 4 <= ex.upper + 1e-7
+
+
+def test_bracket_check_sides_and_controls():
+    lo, up = np.array([1.0, 2.0]), np.array([1.1, 2.1])
+    assert bracket_check([1.05, 2.05], lo, up)["measured"] <= 0
+    assert bracket_check([1.05, 2.2], lo, up)["measured"] > 0  # a control: outside is caught
+    assert bracket_check([1.05, 2.2], lo, up, side="above")["measured"] == pytest.approx(0.1)
+    assert bracket_check([0.9, 2.05], lo, up, side="below")["measured"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="side"):
+        bracket_check([1.0], [1.0], [1.0], side="left")
+
+
+def test_closed_form_is_neither_bound_below_the_threshold():
+    """Below K0 the closed form exceeds the optimum for 2 points and falls short of it for
+    15 random points at K0 / 4 (chapter 9's table)."""
+    two = np.array([0.0, 2.0])
+    K = 0.25 * lipschitz_threshold_1d(two)
+    ex = optimal_cost_1d_exact(two, K, cells=2 * 512)
+    assert np.sum(np.diff(two) ** 2) / (4 * K) > ex.upper
+    pts = np.sort(np.random.default_rng(15).uniform(0, 10, 15))
+    K = 0.25 * lipschitz_threshold_1d(pts)
+    ex = optimal_cost_1d_exact(pts, K, cells=15 * 64)
+    assert np.sum(np.diff(pts) ** 2) / (4 * K) < ex.lower
+
+
+def test_exact_optimum_rejects_bad_input():
+    with pytest.raises(ValueError, match="multiple"):
+        optimal_cost_1d_exact([0.0, 1.0, 2.0], 1.0, cells=10)
+    with pytest.raises(ValueError, match="K"):
+        optimal_cost_1d_exact([0.0, 1.0], -1.0)
+    with pytest.raises(ValueError, match="cells"):
+        optimal_cost_1d_exact(np.arange(5.0), 1.0, cells=5 * 50_000)

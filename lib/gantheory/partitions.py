@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import ot
 import scipy.special as sp
 import scipy.stats as st
 import torch
@@ -66,12 +67,15 @@ __all__ = [
     "simplicial_perimeter",
     "simplex_centres",
     "simplicial_cells",
+    "interface_rays",
     "simplicial_softmax",
     "precision_upper_bound",
     "precision_upper_bound_first_order",
     "simplicial_precision",
     "simplicial_precision_first_order",
     "simplicial_precision_mc",
+    "simplicial_generator",
+    "mode_hits",
     "max_gaussian_expectation",
     "precision_expansion",
     "expansion_check",
@@ -242,6 +246,27 @@ def _centre_gap(m: int) -> float:
     return math.sqrt(2.0 * m / (m - 1))
 
 
+def interface_rays(m: int, d: int | None = None) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The rays where the cells of the simplicial cluster meet: ``(cells, r)`` for each
+    ``k = 0..m-1``, with the unit ray :math:`r = -c_k` ``(d,)`` and ``cells`` the ``m - 1``
+    cells other than ``k``, which all tie on it.
+
+    With the centres :math:`c_i` of :func:`simplex_centres` (unit, :math:`\\sum_i c_i = 0`,
+    :math:`\\langle c_i, c_j\\rangle = -1/(m-1)`), on :math:`z = -t c_k`, ``t >= 0``, the scores are
+    :math:`\\langle z, c_j\\rangle = t/(m-1)` for :math:`j \\ne k` and :math:`-t` for ``k``: every
+    cell but ``k`` ties and ``k`` loses. For ``m = 3`` the interface of cells ``a`` and ``b`` is
+    the ray along :math:`-c_c = c_a + c_b`, pointing *away* from the third centre (along
+    :math:`-(c_a + c_b) = c_c` the third cell wins). For ``m = 4``, ``d = 3``, the interface of
+    ``a`` and ``b`` is the planar wedge spanned by the two rays whose ``cells`` hold both.
+    ``d`` defaults to ``m - 1`` (the minimal dimension).
+    """
+    m = _check_m(m, 3)
+    d = m - 1 if d is None else _check_dim(d, m)
+    c = simplex_centres(m, d)
+    return [(tuple(j for j in range(m) if j != k), -c[k] / np.linalg.norm(c[k]))
+            for k in range(m)]
+
+
 def simplicial_cells(z, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell labels and distance to the cell boundary for the equal-mass simplicial cluster.
 
@@ -403,6 +428,70 @@ def simplicial_precision_mc(m: int, eps: float, n: int, seed,
         kept += int(np.count_nonzero(dist >= float(e) / 2))
     p = kept / n
     return p, math.sqrt(p * (1 - p) / n)
+
+
+def simplicial_generator(m: int, eps: float, gap: float = 1.0,
+                         d: int | None = None) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                                      np.ndarray]:
+    """An explicit generator of :prf:ref:`thm-precision-simplicial`: ``(G, modes)``.
+
+    ``modes`` ``(m, m)`` are the points :math:`x_i = (\\Delta/\\sqrt2)\\,e_i`, at pairwise
+    distance :math:`\\Delta` = ``gap``; ``G`` maps latents ``(N, d)`` (``d >= m - 1``, default
+    ``m - 1``) to ``(N, m)``:
+
+    .. math:: G(z) = \\frac{\\Delta}{\\sqrt 2}\\,\\Pi\\Big(\\frac1m\\mathbf 1 + a\\,Cz\\Big),
+       \\qquad a = \\frac{2}{\\varepsilon\\,\\|c_i - c_j\\|},
+
+    with :math:`C` ``(m, d)`` the centres of :func:`simplex_centres` as rows and :math:`\\Pi`
+    the Euclidean projection on the probability simplex (``ot.utils.proj_simplex``).
+
+    Exactly: :math:`G^{-1}(x_i) = A_i = \\{z\\in C_i: \\operatorname{dist}(z,\\partial C_i)\\ge
+    \\varepsilon/2\\}`, so each mode gets mass :math:`\\alpha_{\\mathrm{simp}}/m` and the
+    precision is :func:`simplicial_precision` ``(m, eps)``; and
+    :math:`\\operatorname{Lip}(G) = \\Delta/\\varepsilon`. Proof: :math:`\\Pi(u) = e_i` iff
+    :math:`u_i - u_j\\ge1` for all :math:`j\\ne i`, i.e. :math:`a(s_i - s_j)\\ge1` with
+    :math:`s = Cz`, i.e. :math:`\\operatorname{dist}(z,\\partial C_i) = \\min_j (s_i - s_j)/
+    \\|c_i - c_j\\|\\ge\\varepsilon/2`. :math:`\\Pi` is 1-Lipschitz and
+    :math:`C^\\top C = \\frac m{m-1}P` (the centres are a tight frame of their span, :math:`P`
+    its orthogonal projection), so :math:`\\operatorname{Lip}(G)\\le\\frac{\\Delta}{\\sqrt2}\\,a
+    \\sqrt{\\tfrac m{m-1}} = \\Delta/\\varepsilon`; equality, because :math:`A_i` and
+    :math:`A_j` come within :math:`\\varepsilon` of each other while their images are
+    :math:`\\Delta` apart. No extension theorem and no symmetrization are needed.
+    """
+    m = _check_m(m)
+    e, scalar = _as_eps(eps)
+    if not scalar or float(e) <= 0:
+        raise ValueError(f"eps must be a positive scalar, got {eps!r}")
+    delta = _check_positive(gap, "gap")
+    d = m - 1 if d is None else _check_dim(d, m)
+    centres = simplex_centres(m, d)
+    a = 2.0 / (float(e) * _centre_gap(m))
+    scale = delta / math.sqrt(2.0)
+    modes = scale * np.eye(m)
+    modes.setflags(write=False)
+
+    def G(z) -> np.ndarray:
+        x = _as_samples(z, "z")
+        if x.shape[1] != d:
+            raise ValueError(f"z must have {d} columns (the latent dimension), got {x.shape}")
+        u = 1.0 / m + a * (x @ centres.T)  # (N, m)
+        return scale * np.asarray(ot.utils.proj_simplex(u.T)).T
+
+    return G, modes
+
+
+def mode_hits(x, modes, atol: float = 1e-9) -> np.ndarray:
+    """Which point mode each sample hits: labels ``(N,)`` in ``0..m-1``, ``-1`` for a sample
+    farther than ``atol`` from every mode. ``x`` is ``(N, D)``, ``modes`` ``(m, D)``."""
+    pts = as_samples(x, "x", "(N, D)")
+    mo = as_samples(modes, "modes", "(m, D)")
+    if pts.shape[1] != mo.shape[1]:
+        raise ValueError(f"x and modes must have the same number of columns, got {pts.shape} "
+                         f"and {mo.shape}")
+    tol = _check_positive(atol, "atol")
+    dist = np.sqrt(((pts[:, None, :] - mo[None, :, :]) ** 2).sum(axis=2))
+    labels = np.argmin(dist, axis=1)
+    return np.where(dist[np.arange(len(pts)), labels] <= tol, labels, -1)
 
 
 # --------------------------------------------------------------------------- checks (Part III)
@@ -872,6 +961,15 @@ class DisconnectedTarget:
         dist = _pairwise_distances(self.centres)
         np.fill_diagonal(dist, np.inf)
         return float(dist.min() - 2 * self.radius)
+
+    @property
+    def equidistant(self) -> bool:
+        """Whether every two centres are at the same distance (relative tolerance 1e-9): the
+        hypothesis of the simplicial lower bound (:func:`simplicial_precision`), whose
+        construction sends adjacent cells to modes at distance :attr:`gap`. The regular targets
+        with ``m <= D + 1`` are equidistant; the square (``m = 4``, ``D = 2``) is not."""
+        dist = _pairwise_distances(self.centres)[np.triu_indices(self.m, 1)]
+        return bool(dist.max() - dist.min() <= 1e-9 * dist.max())
 
     def sample(self, n: int, seed) -> tuple[np.ndarray, np.ndarray]:
         """``n`` iid samples: ``(x, labels)``, float64 ``(n, D)`` and int64 ``(n,)``.
