@@ -1382,8 +1382,9 @@ def bracket_check(values, lower, upper, side: str = "inside") -> dict:
     bracket encloses) or below it (``"below"``: not an upper bound). All broadcast to ``(k,)``.
 
     ``measured`` is the largest excursion: ``max(lower - v, v - upper)`` (``<= 0`` inside),
-    ``max(v - upper)`` or ``max(lower - v)``; the tolerance ``1e-7 (1 + |v|)`` covers the LP solver's feasibility tolerance
-    (HiGHS, 1e-7), which moves the computed bracket by that much."""
+    ``max(v - upper)`` or ``max(lower - v)``; the tolerance ``1e-7 (1 + |v|)`` covers the LP
+    solver's feasibility tolerance (HiGHS, 1e-7), which moves the computed bracket by that
+    much."""
     v, lo, up = np.broadcast_arrays(*(np.asarray(a, dtype=float).ravel()
                                       for a in (values, lower, upper)))
     if v.size == 0 or not (np.all(np.isfinite(v)) and np.all(np.isfinite(lo))
