@@ -85,3 +85,23 @@ def test_at_bound_check_rejects_the_star_path(reject):
     rec = _ledger().evaluate("ch09-star-walk-at-bound", statement="control", kind="exact",
                              **ws.error_ratio_check([value], [cost / (4 * K)], [err], "=="))
     reject(rec, "the star's Hamiltonian path generator, whose W1 lies below its bound")
+
+
+@pytest.mark.control("ch09-semidual-meets-primal")
+def test_semidual_rejects_a_wrong_dual_potential(reject):
+    """The semi-dual at a perturbed potential g is a valid but loose lower bound: the check that
+    it meets the primal must fail."""
+    pts = np.sort(np.random.default_rng(5).uniform(0, 10, 7))
+    K = 1.5 * ws.lipschitz_threshold_1d(pts)
+    G = ws.optimal_generator_1d(pts, K)
+    value, err = ws.semidiscrete_w1(G, pts[:, None], 4000, lipschitz=K)
+    _, _, g = ws.semidual_w1(G, pts[:, None], 4000, lipschitz=K)
+    g_wrong = g + np.random.default_rng(0).normal(0, 1.0, g.shape)
+    dual, dual_err, _ = ws.semidual_w1(G, pts[:, None], 4000, lipschitz=K, g=g_wrong)
+    assert dual - dual_err <= value + err  # weak duality still holds
+    rec = claims.Ledger("ch09", mode="quick").evaluate(
+        "ch09-semidual-meets-primal", statement="control", kind="exact",
+        **ws.error_ratio_check([dual], [value], [err + dual_err], "=="))
+    reject(rec, "a dual potential perturbed by N(0, 1) noise")
+    good, good_err, _ = ws.semidual_w1(G, pts[:, None], 4000, lipschitz=K)
+    assert abs(good - value) <= err + good_err

@@ -765,3 +765,23 @@ def test_exact_optimum_rejects_bad_input():
         optimal_cost_1d_exact([0.0, 1.0], -1.0)
     with pytest.raises(ValueError, match="cells"):
         optimal_cost_1d_exact(np.arange(5.0), 1.0, cells=5 * 50_000)
+
+
+def test_semidual_is_a_lower_bound_for_every_potential_and_tight_at_the_dual_solution():
+    from gantheory.wasserstein import semidual_w1
+
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(-2, 2, size=(6, 2))
+    K = 3.0
+
+    def G(u):  # a K-Lipschitz curve in the plane: a circle of radius K / (2 pi) at speed K
+        return K / (2 * np.pi) * np.c_[np.cos(2 * np.pi * u), np.sin(2 * np.pi * u)]
+
+    value, err = semidiscrete_w1(G, pts, 2000, lipschitz=K)
+    best, best_err, g = semidual_w1(G, pts, 2000, lipschitz=K)
+    assert abs(best - value) <= err + best_err
+    for _ in range(5):
+        other, other_err, _ = semidual_w1(G, pts, 2000, lipschitz=K, g=rng.normal(size=6))
+        assert other - other_err <= value + err
+    with pytest.raises(ValueError, match="g must"):
+        semidual_w1(G, pts, 100, lipschitz=K, g=np.zeros(5))
