@@ -167,3 +167,15 @@ def test_simplicial_generator_rejects_bad_input():
         G(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="modes|columns"):
         part.mode_hits(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_measure_simplicial_generator_reports_the_proposition():
+    G, modes = part.simplicial_generator(3, EPS_G, GAP_G, d=2)
+    r = part.measure_simplicial_generator(G, modes, 3, 2, EPS_G, GAP_G, 20_000, seed=1)
+    assert r["max_quotient"] <= GAP_G / EPS_G * (1 + 1e-9)
+    assert r["attained"] == pytest.approx(GAP_G / EPS_G / (1 + 1e-9), rel=1e-8)
+    assert np.all(np.abs(r["masses"] - r["expected"]) < 5 * r["se"])
+    # a generator built for another eps does not send the proof's pairs onto their modes
+    G_wide, _ = part.simplicial_generator(3, 2 * EPS_G, GAP_G, d=2)
+    with pytest.raises(ValueError, match="pair of cells"):
+        part.measure_simplicial_generator(G_wide, modes, 3, 2, EPS_G, GAP_G, 1000, seed=1)

@@ -785,3 +785,16 @@ def test_semidual_is_a_lower_bound_for_every_potential_and_tight_at_the_dual_sol
         assert other - other_err <= value + err
     with pytest.raises(ValueError, match="g must"):
         semidual_w1(G, pts, 100, lipschitz=K, g=np.zeros(5))
+
+
+def test_exact_optimum_table_classifies_the_closed_form():
+    from gantheory.wasserstein import exact_optimum_table
+
+    table = exact_optimum_table([np.array([0.0, 2.0]), np.array([0.0, 1.0, 3.0])], [0.25, 2.0],
+                                cells_per_point=64)
+    assert list(table.n) == [2, 2, 3, 3]
+    assert list(table.formula_vs_bracket[table.K_over_K0 >= 1]) == ["inside", "inside"]
+    assert table.formula_vs_bracket.iloc[0] == "above"  # 2 points: (d - K)^2 / (4K) above
+    assert np.all(table.lower <= table.upper)
+    with pytest.raises(ValueError, match="factor"):
+        exact_optimum_table([np.array([0.0, 1.0])], [-1.0])

@@ -76,6 +76,7 @@ __all__ = [
     "simplicial_precision_mc",
     "simplicial_generator",
     "mode_hits",
+    "measure_simplicial_generator",
     "max_gaussian_expectation",
     "precision_expansion",
     "expansion_check",
@@ -492,6 +493,48 @@ def mode_hits(x, modes, atol: float = 1e-9) -> np.ndarray:
     dist = np.sqrt(((pts[:, None, :] - mo[None, :, :]) ** 2).sum(axis=2))
     labels = np.argmin(dist, axis=1)
     return np.where(dist[np.arange(len(pts)), labels] <= tol, labels, -1)
+
+
+def measure_simplicial_generator(G, modes, m: int, d: int, eps: float, gap: float, n: int,
+                                 seed) -> dict:
+    """Measure a generator ``G`` from :func:`simplicial_generator` ``(m, eps, gap, d)`` against
+    its proposition: a dict with
+
+    - ``masses`` ``(m,)``: the fractions of ``n`` Gaussian latents it sends onto each mode,
+      ``expected`` (:math:`\\alpha_{\\mathrm{simp}}/m`) and ``se`` (its binomial standard error);
+    - ``max_quotient``: the largest difference quotient :math:`\\|G(z + h) - G(z)\\|/\\|h\\|` over
+      the ``n`` latents with random steps ``h`` of norm about ``1e-3`` (at most
+      :math:`\\Delta/\\varepsilon` if the proposition holds);
+    - ``attained``: the smallest quotient over the pairs :math:`z_\\pm = y\\pm\\frac\\varepsilon2
+      (1 + 10^{-9})(c_i - c_j)/\\|c_i - c_j\\|` of its proof, one per pair of cells, with ``y``
+      on their interface 5 units from the origin (:math:`\\Delta/(\\varepsilon(1 + 10^{-9}))` if
+      the constant is attained); ``ValueError`` if a pair does not land on its two modes.
+
+    Deterministic for a given ``seed``; cost: three evaluations of ``G`` on ``n`` latents.
+    """
+    m = _check_m(m)
+    d = _check_dim(d, m)
+    n = check_int(n, "n", 1)
+    rng = _rng(seed)
+    z = rng.standard_normal((n, d))
+    hits = mode_hits(G(z), modes)
+    masses = np.bincount(hits[hits >= 0], minlength=m) / n
+    expected = simplicial_precision(m, eps) / m
+    h = 1e-3 * rng.standard_normal((n, d)) / math.sqrt(d)
+    quotients = np.linalg.norm(G(z + h) - G(z), axis=1) / np.linalg.norm(h, axis=1)
+    c = simplex_centres(m, d)
+    g = _centre_gap(m)
+    attained = []
+    for i in range(m):
+        for j in range(i + 1, m):
+            y = 5 * (c[i] + c[j]) / np.linalg.norm(c[i] + c[j])
+            step = (eps / 2) * (1 + 1e-9) * (c[i] - c[j]) / g  # just inside A_i and A_j
+            zp, zm = (y + step)[None], (y - step)[None]
+            if mode_hits(G(zp), modes)[0] != i or mode_hits(G(zm), modes)[0] != j:
+                raise ValueError(f"the pair of cells {i}, {j} does not land on its modes")
+            attained.append(float(np.linalg.norm(G(zp) - G(zm)) / np.linalg.norm(zp - zm)))
+    return dict(masses=masses, expected=expected, se=math.sqrt(expected * (1 - expected) / n),
+                max_quotient=float(quotients.max()), attained=min(attained), n=n)
 
 
 # --------------------------------------------------------------------------- checks (Part III)

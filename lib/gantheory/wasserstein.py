@@ -82,6 +82,7 @@ __all__ = [
     "optimal_cost_1d",
     "ExactCost1D",
     "optimal_cost_1d_exact",
+    "exact_optimum_table",
     "path_cost",
     "min_squared_path",
     "path_generator",
@@ -428,6 +429,30 @@ def optimal_cost_1d_exact(points, K: float, *, cells: int | None = None) -> Exac
     lower = float(res.fun) - K / (6 * N)
     return ExactCost1D(value=upper, lower=lower, upper=upper, u=np.linspace(0.0, 1.0, N + 1),
                        q=q, cells=N)
+
+
+def exact_optimum_table(point_sets, factors, cells_per_point: int = 128) -> pd.DataFrame:
+    """:func:`optimal_cost_1d_exact` against the closed form :math:`\\sum_i d_i^2/(4K)` over a
+    grid: one row per point set (a sequence of 1-D arrays) and per ``K = factor * K0``
+    (``factors`` positive; ``K0`` = :func:`lipschitz_threshold_1d` of the set), with columns
+    ``n``, ``K_over_K0``, ``K``, ``lower``, ``upper`` (the proven bracket), ``formula`` and
+    ``formula_vs_bracket`` (``"inside"``, ``"above"`` or ``"below"``, up to the LP's 1e-7
+    tolerance), on ``cells_per_point * n`` latent cells."""
+    rows = []
+    for points in point_sets:
+        xs, d = _sorted_gaps(points)
+        K0 = lipschitz_threshold_1d(xs)
+        for factor in np.atleast_1d(np.asarray(factors, dtype=float)):
+            K = _check_positive(factor, "factor") * K0
+            ex = optimal_cost_1d_exact(xs, K, cells=check_int(cells_per_point, "cells_per_point",
+                                                              1) * xs.size)
+            formula = float(np.sum(d**2) / (4 * K))
+            tol = 1e-7 * (1 + abs(formula))
+            where = ("above" if formula > ex.upper + tol else
+                     "below" if formula < ex.lower - tol else "inside")
+            rows.append(dict(n=xs.size, K_over_K0=float(factor), K=K, lower=ex.lower,
+                             upper=ex.upper, formula=formula, formula_vs_bracket=where))
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------
