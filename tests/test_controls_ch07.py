@@ -52,3 +52,18 @@ def test_isoperimetric_check_rejects_an_understated_constant(reject):
     rec = led.evaluate("ch07-isoperimetric-m3", statement="control",
                        **pt.isoperimetric_check(masses, n, 1.0))
     reject(rec, "0.25-separated cluster cells claimed 1-separated (L four times too small)")
+
+
+@pytest.mark.control("ch07-isoperimetric-m6")
+def test_isoperimetric_check_rejects_a_discontinuous_sector_map(reject):
+    """m = 6 in the plane (no simplicial cluster): the map that sends each of six equal sectors
+    to its mode has precision 1 and is discontinuous; claimed 25-Lipschitz, it must fail."""
+    n = 20_000
+    z = np.random.default_rng(6).standard_normal((n, 2))
+    sector = np.floor((np.arctan2(z[:, 1], z[:, 0]) + np.pi) / (2 * np.pi / 6)).astype(int) % 6
+    masses = np.bincount(sector, minlength=6) / n
+    led = claims.Ledger("ch07", mode="quick")
+    rec = led.evaluate("ch07-isoperimetric-m6", statement="control",
+                       **pt.isoperimetric_check(masses, n, GAP / 25.0))
+    reject(rec, "nearest-sector map of six equal sectors (precision 1) claimed 25-Lipschitz")
+    assert pt.DisconnectedTarget.regular(6, D=2).gap == pytest.approx(GAP)

@@ -57,14 +57,14 @@ def test_gradient_check_rejects_a_network_without_bjorck(reject):
     reject(rec, "GroupSort network without Björck orthonormalization (raw weights x 2)")
 
 
-@pytest.mark.control("ch08-ipm-below-w1", "ch08-wgan-critics-below-w1")
+@pytest.mark.control("ch08-ipm-below-w1", "ch08-wgan-critics-below-w1", "ch08-families-below-w1")
 def test_ipm_check_rejects_a_3_lipschitz_critic(reject):
     g = np.random.default_rng(0)
     x = 0.5 * g.standard_normal((100, 2))
     y = 0.5 * g.standard_normal((100, 2)) + [3.0, 0.0]
     d = ws.neural_ipm(x, y, width=8, depth=1, steps=100, lr=1e-2)
     w1 = ws.wasserstein1(x, y)
-    for cid in ("ch08-ipm-below-w1", "ch08-wgan-critics-below-w1"):
+    for cid in ("ch08-ipm-below-w1", "ch08-wgan-critics-below-w1", "ch08-families-below-w1"):
         rec = _ledger().evaluate(cid, statement="control", kind="exact",
                                  **ws.ipm_below_w1_check([d, 3 * d], w1))
         reject(rec, "the critic 3f (3-Lipschitz) between two separated blobs")

@@ -798,3 +798,45 @@ def test_exact_optimum_table_classifies_the_closed_form():
     assert np.all(table.lower <= table.upper)
     with pytest.raises(ValueError, match="factor"):
         exact_optimum_table([np.array([0.0, 1.0])], [-1.0])
+
+
+# --- issue 15, item 7: critic families --------------------------------------------------------
+
+@pytest.mark.parametrize("family", ["groupsort", "relu-bjorck", "relu-spectral", "relu-clip"])
+def test_every_critic_family_gives_a_certified_estimate_below_w1(family):
+    from gantheory.wasserstein import certified_lipschitz
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(80, 2)), rng.normal(size=(80, 2)) + [2.0, 0.0]
+    d, critic = neural_ipm(x, y, width=8, depth=2, steps=60, lr=1e-2, seed=1, family=family,
+                           return_critic=True)
+    assert 0 <= d <= wasserstein1(x, y) + 1e-9
+    # the certified bound dominates the critic's largest gradient norm at the samples
+    pts = torch.as_tensor(np.r_[x, y], dtype=torch.float64).requires_grad_(True)
+    c64 = critic.double().eval()
+    (grad,) = torch.autograd.grad(c64(pts).sum(), pts)
+    assert grad.norm(dim=1).max().item() <= certified_lipschitz(c64) * (1 + 1e-9)
+
+
+def test_clip_family_stays_clipped_and_its_class_constant_is_attained():
+    from gantheory.wasserstein import CLIP, ReLUCritic, certified_lipschitz
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(50, 3)), rng.normal(size=(50, 3)) + 1.0
+    _, critic = neural_ipm(x, y, width=6, depth=2, steps=30, lr=0.05, seed=0,
+                           family="relu-clip", return_critic=True)
+    assert all(w.abs().max().item() <= CLIP + 1e-12 for w in critic.weights())
+    full = ReLUCritic(3, 6, 2, constraint="clip")
+    with torch.no_grad():
+        for w in full.weights():
+            w.fill_(CLIP)
+    bound = np.prod([np.linalg.norm(w.detach().numpy(), 2) for w in full.weights()])
+    assert bound == pytest.approx(certified_lipschitz(full), rel=1e-6)
+
+
+def test_neural_ipm_rejects_an_unknown_family():
+    with pytest.raises(ValueError, match="family"):
+        neural_ipm(np.zeros((4, 2)), np.ones((4, 2)), steps=1, family="relu")
+    with pytest.raises(TypeError, match="critic"):
+        from gantheory.wasserstein import certified_lipschitz
+        certified_lipschitz(torch.nn.Linear(2, 1))

@@ -50,6 +50,7 @@ Contents
 from __future__ import annotations
 
 import copy
+import math
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -91,6 +92,9 @@ __all__ = [
     "BjorckLinear",
     "MaxMin",
     "GroupSortCritic",
+    "ReLUCritic",
+    "CRITIC_FAMILIES",
+    "certified_lipschitz",
     "neural_ipm",
     "GroupSortGenerator",
     "sample_latent",
@@ -845,8 +849,117 @@ class GroupSortCritic(nn.Module):
         return self.body(x) @ self.head_weight() + self.head_bias
 
 
+#: The critic families of :func:`neural_ipm` (Biau, Sangnier and Tanielian compare such classes).
+CRITIC_FAMILIES = ("groupsort", "relu-bjorck", "relu-spectral", "relu-clip")
+
+#: Weight-clipping bound of the ``relu-clip`` family (the WGAN value).
+CLIP = 0.01
+
+
+class ReLUCritic(nn.Module):
+    """ReLU critic :math:`\\mathbb R^{D}\\to\\mathbb R`: ``depth`` blocks ``linear -> ReLU`` of
+    width ``width``, then a linear head to 1 output, under one of three weight constraints:
+
+    - ``"bjorck"``: :class:`BjorckLinear` blocks (spectral norm <= 1) and a unit-norm head, so
+      1-Lipschitz for any raw weights, as :class:`GroupSortCritic` but with ReLU;
+    - ``"spectral"``: ``nn.Linear`` layers (head included) under torch's ``spectral_norm``
+      parametrization (Miyato et al.: one power iteration per training forward), whose estimate
+      of each norm can be low, so the network is only about 1-Lipschitz: use
+      :func:`certified_lipschitz` for its exact bound;
+    - ``"clip"``: ``nn.Linear`` layers whose weights :func:`neural_ipm` clips to ``[-CLIP, CLIP]``
+      after every step (the original WGAN); the class is ``K``-Lipschitz with
+      ``K = prod_k CLIP sqrt(n_in n_out)`` (attained by the constant matrices).
+
+    Input ``(N, in_dim)``, output ``(N,)``.
+    """
+
+    def __init__(self, in_dim: int, width: int = 32, depth: int = 3, constraint: str = "bjorck",
+                 iters: int = 20):
+        super().__init__()
+        in_dim = check_int(in_dim, "in_dim", 1)
+        width = check_int(width, "width", 1)
+        depth = check_int(depth, "depth", 1)
+        if constraint not in ("bjorck", "spectral", "clip"):
+            raise ValueError(f"constraint must be 'bjorck', 'spectral' or 'clip', got "
+                             f"{constraint!r}")
+        self.constraint, self.in_dim, self.width, self.depth = constraint, in_dim, width, depth
+        dims = [in_dim] + [width] * depth
+        layers: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            if constraint == "bjorck":
+                layers.append(BjorckLinear(a, b, iters))
+            else:
+                lin = nn.Linear(a, b)
+                if constraint == "spectral":
+                    lin = nn.utils.parametrizations.spectral_norm(lin)
+                else:
+                    with torch.no_grad():
+                        lin.weight.clamp_(-CLIP, CLIP)
+                layers += [lin]
+            layers.append(nn.ReLU())
+        self.body = nn.Sequential(*layers)
+        head = nn.Linear(width, 1)
+        if constraint == "spectral":
+            head = nn.utils.parametrizations.spectral_norm(head)
+        self.head = head
+
+    def weights(self) -> list[torch.Tensor]:
+        """The effective weight matrices, input to output (after each constraint)."""
+        out = []
+        for layer in [*self.body, self.head]:
+            if isinstance(layer, BjorckLinear):
+                out.append(layer.orthonormal_weight())
+            elif isinstance(layer, nn.Linear):
+                out.append(layer.weight)
+        if self.constraint == "bjorck":  # unit-norm head
+            out[-1] = out[-1] / out[-1].norm().clamp_min(1e-12)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"input must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
+        h = self.body(x)
+        if self.constraint == "bjorck":
+            w = self.head.weight / self.head.weight.norm().clamp_min(1e-12)
+            return (h @ w.T + self.head.bias)[:, 0]
+        return self.head(h)[:, 0]
+
+    @torch.no_grad()
+    def clip_(self) -> ReLUCritic:
+        """Clip every weight to ``[-CLIP, CLIP]`` (the ``clip`` constraint; no-op otherwise)."""
+        if self.constraint == "clip":
+            for layer in [*self.body, self.head]:
+                if isinstance(layer, nn.Linear):
+                    layer.weight.clamp_(-CLIP, CLIP)
+        return self
+
+
+def certified_lipschitz(critic: nn.Module) -> float:
+    """A certified upper bound on the Lipschitz constant of a critic of :func:`neural_ipm`: the
+    product of the exact spectral norms (float64 SVD) of its effective weights (1-Lipschitz
+    activations: MaxMin, ReLU). For the ``relu-clip`` family the class constant
+    ``prod_k CLIP sqrt(n_in n_out)`` is returned instead (the bound for every clipped network),
+    so that dividing by it gives a 1-Lipschitz class."""
+    if isinstance(critic, GroupSortCritic):
+        mats = [layer.orthonormal_weight() for layer in critic.body
+                if isinstance(layer, BjorckLinear)] + [critic.head_weight()[None, :]]
+    elif isinstance(critic, ReLUCritic):
+        if critic.constraint == "clip":
+            dims = [critic.in_dim] + [critic.width] * critic.depth + [1]
+            return float(np.prod([CLIP * math.sqrt(a * b) for a, b in zip(dims[:-1], dims[1:],
+                                                                           strict=True)]))
+        with torch.no_grad():
+            mats = critic.weights()
+    else:
+        raise TypeError(f"critic must be a GroupSortCritic or a ReLUCritic, got "
+                        f"{type(critic).__name__}")
+    with torch.no_grad():
+        return float(np.prod([np.linalg.norm(w.detach().double().numpy(), 2) for w in mats]))
+
+
 def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: float = 5e-3,
-               seed: int = 0, batch_size: int | None = None, return_critic: bool = False):
+               seed: int = 0, batch_size: int | None = None, return_critic: bool = False,
+               family: str = "groupsort"):
     """Neural IPM :math:`d_{\\mathcal D}(\\mu_x, \\mu_y)` between the empirical measures of ``x``
     ``(n, D)`` and ``y`` ``(m, D)`` over :class:`GroupSortCritic` ``(D, width, depth)``.
 
@@ -861,7 +974,16 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     Deterministic for a given ``seed`` (initialization under
     :func:`~gantheory.config.torch_seeded`; one CPU thread).
     Returns a float, or ``(float, critic)`` with ``return_critic=True``.
+
+    ``family`` (one of :data:`CRITIC_FAMILIES`) picks the class: ``"groupsort"`` (the default,
+    above), or a :class:`ReLUCritic` with Björck, spectrally normalized or clipped weights. For
+    the Björck and spectral ReLU families the estimate is divided by :func:`certified_lipschitz`
+    of the trained critic when that exceeds 1; for ``relu-clip`` always by the class constant
+    (the clipped class divided by it is a class of 1-Lipschitz functions). So every family's
+    estimate is that of a 1-Lipschitz critic, comparable with :func:`wasserstein1`.
     """
+    if family not in CRITIC_FAMILIES:
+        raise ValueError(f"family must be one of {CRITIC_FAMILIES}, got {family!r}")
     xa = _as_cloud(x, "x")
     ya = _as_cloud(y, "y")
     if xa.shape[1] != ya.shape[1]:
@@ -873,7 +995,10 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
     with torch_seeded(derive_seed(int(seed), "neural_ipm", "init")):
-        critic = GroupSortCritic(xa.shape[1], width, depth)
+        if family == "groupsort":
+            critic = GroupSortCritic(xa.shape[1], width, depth)
+        else:
+            critic = ReLUCritic(xa.shape[1], width, depth, constraint=family.split("-")[1])
     with one_thread():  # tiny networks: one CPU thread is fastest and deterministic
         xt = torch.as_tensor(xa, dtype=torch.float32)
         yt = torch.as_tensor(ya, dtype=torch.float32)
@@ -890,10 +1015,16 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if family == "relu-clip":
+                critic.clip_()
         critic.eval()
         with torch.no_grad():
             c64 = copy.deepcopy(critic).double()
             value = abs(float(c64(xt.double()).mean() - c64(yt.double()).mean()))
+            if family == "relu-clip":  # the class constant: the clipped class divided by it
+                value /= certified_lipschitz(c64)  # is a class of 1-Lipschitz functions
+            elif family != "groupsort":  # certify: divide by the exact bound when above 1
+                value /= max(1.0, certified_lipschitz(c64))
     return (value, critic) if return_critic else value
 
 
