@@ -144,12 +144,25 @@ def _distances(x: np.ndarray, y: np.ndarray, squared: bool = False) -> np.ndarra
     return cdist(x, y, metric="sqeuclidean" if squared else "euclidean")
 
 
-def _emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
-    """Exact OT cost by POT's network simplex; ``ConvergenceError`` if it stops early."""
+def _emd(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> dict:
+    """POT's network simplex, its log (``cost``, dual potentials ``u``, ``v``);
+    ``ConvergenceError`` if it stops early."""
     _, log = ot.emd(a, b, cost, numItermax=50_000_000, log=True)
     if log.get("warning") is not None or log.get("result_code") != 1:
         raise ConvergenceError(f"ot.emd did not reach the optimum: {log.get('warning')}")
-    return float(log["cost"])
+    return log
+
+
+def _emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
+    """Exact OT cost by POT's network simplex; ``ConvergenceError`` if it stops early."""
+    return float(_emd(a, b, cost)["cost"])
+
+
+def _check_lipschitz(lipschitz) -> float:
+    K = float(lipschitz)
+    if not np.isfinite(K) or K < 0:
+        raise ValueError(f"lipschitz must be a non-negative finite number, got {lipschitz!r}")
+    return K
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,19 +206,9 @@ def semidiscrete_w1(generator: Callable[[np.ndarray], np.ndarray], points, m: in
     m = 20,000 and n = 50 take a few seconds.
     """
     m = check_int(m, "m", 1)
-    K = float(lipschitz)
-    if not np.isfinite(K) or K < 0:
-        raise ValueError(f"lipschitz must be a non-negative finite number, got {lipschitz!r}")
+    K = _check_lipschitz(lipschitz)
     pts = _as_cloud(points, "points")
-    u = (np.arange(m) + 0.5) / m
-    out = np.asarray(generator(u), dtype=float)
-    if out.ndim == 1:
-        out = out[:, None]
-    if out.shape != (m, pts.shape[1]):
-        raise ValueError(f"generator(u) must have shape ({m}, {pts.shape[1]}) "
-                         f"(or ({m},) when D = 1), got {np.shape(out)}")
-    if not np.all(np.isfinite(out)):
-        raise ValueError("generator returned NaN or infinite values")
+    out = _generated(generator, m, pts.shape[1])
     a = np.full(m, 1.0 / m)
     b = np.full(len(pts), 1.0 / len(pts))
     value = _emd_cost(a, b, _distances(out, pts))
@@ -243,17 +246,12 @@ def semidual_w1(generator: Callable[[np.ndarray], np.ndarray], points, m: int = 
     :func:`semidiscrete_w1`; cost: one ``m x n`` OT and one ``4m x n`` distance matrix.
     """
     m = check_int(m, "m", 1)
-    K = float(lipschitz)
-    if not np.isfinite(K) or K < 0:
-        raise ValueError(f"lipschitz must be a non-negative finite number, got {lipschitz!r}")
+    K = _check_lipschitz(lipschitz)
     pts = _as_cloud(points, "points")
     n = len(pts)
     if g is None:
         out = _generated(generator, m, pts.shape[1])
-        _, log = ot.emd(np.full(m, 1.0 / m), np.full(n, 1.0 / n), _distances(out, pts),
-                        numItermax=50_000_000, log=True)
-        if log.get("warning") is not None or log.get("result_code") != 1:
-            raise ConvergenceError(f"ot.emd did not reach the optimum: {log.get('warning')}")
+        log = _emd(np.full(m, 1.0 / m), np.full(n, 1.0 / n), _distances(out, pts))
         g = np.asarray(log["v"], dtype=float)
     else:
         g = np.asarray(g, dtype=float)
