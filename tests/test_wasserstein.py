@@ -840,3 +840,90 @@ def test_neural_ipm_rejects_an_unknown_family():
     with pytest.raises(TypeError, match="critic"):
         from gantheory.wasserstein import certified_lipschitz
         certified_lipschitz(torch.nn.Linear(2, 1))
+
+
+# --- the class of Anil, Lucas and Grosse's theorem (issue 15, item 6) ---
+
+from gantheory import config  # noqa: E402
+from gantheory import wasserstein as ws  # noqa: E402
+
+def test_inf_class_critic_is_1_lipschitz_for_any_raw_weights():
+    with config.torch_seeded(3):
+        critic = ws.GroupSortInfCritic(3, width=10, depth=3)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.mul_(7.0)
+    assert ws.inf_norm_bound(critic) <= 1 + 1e-6
+    x = np.random.default_rng(0).normal(size=(400, 3)) * 3
+    y = x + 1e-3 * np.random.default_rng(1).normal(size=x.shape)
+    with torch.no_grad():
+        fx = critic(torch.as_tensor(x, dtype=torch.float64).float()).double().numpy()
+        fy = critic(torch.as_tensor(y, dtype=torch.float64).float()).double().numpy()
+    quotients = np.abs(fx - fy) / np.linalg.norm(x - y, axis=1)
+    assert quotients.max() <= 1 + 1e-3
+    assert ws.gradient_norms(critic, x).max() <= 1 + 1e-5
+
+
+def test_inf_norm_bound_is_the_product_of_the_stated_norms():
+    with config.torch_seeded(0):
+        critic = ws.GroupSortInfCritic(2, width=4, depth=2)
+    w1, w2, head = (w.detach().double().numpy() for w in critic.weights())
+    expected = (np.linalg.norm(w1, axis=1).max() * np.abs(w2).sum(axis=1).max()
+                * np.abs(head).sum())
+    assert ws.inf_norm_bound(critic) == pytest.approx(expected, rel=1e-12)
+    # an orthonormal layer of width 16 has ||W||_inf well above 1: the classes differ
+    with config.torch_seeded(0):
+        bjorck = ws.GroupSortCritic(2, width=16, depth=3)
+    assert ws.inf_norm_bound(bjorck) > 1.5
+    with pytest.raises(TypeError, match="critic"):
+        ws.inf_norm_bound(torch.nn.Linear(2, 1))
+
+
+def test_row_norm_linear_rejects_a_bad_p():
+    with pytest.raises(ValueError, match="p must be 1 or 2"):
+        ws.RowNormLinear(2, 2, p=3)
+    with pytest.raises(ValueError, match="width must be even"):
+        ws.GroupSortInfCritic(2, width=5)
+
+
+def test_neural_ipm_groupsort_inf_family_stays_below_w1():
+    g = np.random.default_rng(2)
+    x, y = g.normal(size=(80, 2)), g.normal(size=(80, 2)) + [2.0, 0.0]
+    d, critic = ws.neural_ipm(x, y, width=8, depth=2, steps=80, lr=1e-2, family="groupsort-inf",
+                              return_critic=True)
+    assert isinstance(critic, ws.GroupSortInfCritic)
+    assert 0 < d <= ws.wasserstein1(x, y)
+    assert ws.certified_lipschitz(critic) == pytest.approx(ws.inf_norm_bound(critic))
+
+
+def test_inf_norm_check_inside_and_outside():
+    with config.torch_seeded(0):
+        inside = [ws.GroupSortInfCritic(2, 8, 2)]
+        outside = [ws.GroupSortCritic(2, 16, 3)]
+    assert ws.inf_norm_check(inside)["measured"] <= 1 + ws.inf_norm_check(inside)["tolerance"]
+    out = ws.inf_norm_check(outside, inside=False)
+    assert out["measured"] > out["reference"]
+    with pytest.raises(ValueError, match="non-empty"):
+        ws.inf_norm_check([])
+
+
+def test_optimisation_error_check_values_and_validation():
+    check = ws.optimisation_error_check([0.5, 1.0, 2.0], [0.4, 0.3, 1.9])
+    # the estimate picks generator 1 (loss 0.5); T = max(0.1, 0.7, 0.1) = 0.7
+    assert check["measured"] == pytest.approx(0.5)
+    assert check["reference"] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="same length"):
+        ws.optimisation_error_check([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        ws.optimisation_error_check([1.0, np.nan], [0.5, 0.5])
+
+
+def test_slope_difference_check_sees_a_real_difference_and_not_a_null():
+    n = np.repeat([10, 20, 40, 80, 160], 3)
+    g = np.random.default_rng(0)
+    a = n ** -0.2 * np.exp(0.01 * g.normal(size=n.size))
+    b = n ** -0.5 * np.exp(0.01 * g.normal(size=n.size))
+    assert ws.slope_difference_check(n, a, n, b)["measured"] > 0
+    assert ws.slope_difference_check(n, b, n, a)["measured"] < 0
+    with pytest.raises(ValueError, match="level"):
+        ws.slope_difference_check(n, a, n, b, level=1.5)

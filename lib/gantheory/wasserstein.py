@@ -92,6 +92,9 @@ __all__ = [
     "BjorckLinear",
     "MaxMin",
     "GroupSortCritic",
+    "RowNormLinear",
+    "GroupSortInfCritic",
+    "inf_norm_bound",
     "ReLUCritic",
     "CRITIC_FAMILIES",
     "certified_lipschitz",
@@ -105,10 +108,13 @@ __all__ = [
     "critic_rounding",
     "gradient_norms",
     "operator_norm_check",
+    "inf_norm_check",
     "gradient_norm_check",
     "ipm_below_w1_check",
     "loglog_slope",
     "slope_check",
+    "slope_difference_check",
+    "optimisation_error_check",
     "error_ratio_check",
     "optimum_1d_check",
     "bracket_check",
@@ -848,7 +854,7 @@ class GroupSortCritic(nn.Module):
 
 
 #: The critic families of :func:`neural_ipm` (Biau, Sangnier and Tanielian compare such classes).
-CRITIC_FAMILIES = ("groupsort", "relu-bjorck", "relu-spectral", "relu-clip")
+CRITIC_FAMILIES = ("groupsort", "groupsort-inf", "relu-bjorck", "relu-spectral", "relu-clip")
 
 #: Weight-clipping bound of the ``relu-clip`` family (the WGAN value).
 CLIP = 0.01
@@ -932,12 +938,103 @@ class ReLUCritic(nn.Module):
         return self
 
 
+class RowNormLinear(nn.Module):
+    """Linear layer ``y = W x + b`` whose weight has each row divided by ``max(1, ||row||_p)``
+    in every forward pass, so every row has ``l_p`` norm at most 1: with ``p = 2`` the matrix
+    norm :math:`\\|W\\|_{2,\\infty}=\\max_i\\|w_i\\|_2\\le1` (a map from
+    :math:`(\\mathbb R^{n},\\|\\cdot\\|_2)` to :math:`(\\mathbb R^{m},\\|\\cdot\\|_\\infty)`
+    of norm <= 1); with ``p = 1`` the induced norm :math:`\\|W\\|_\\infty` (largest absolute row
+    sum) is at most 1. Shapes: input ``(N, in_features)``, output ``(N, out_features)``."""
+
+    def __init__(self, in_features: int, out_features: int, p: int):
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", 1)
+        self.out_features = check_int(out_features, "out_features", 1)
+        if p not in (1, 2):
+            raise ValueError(f"p must be 1 or 2, got {p!r}")
+        self.p = p
+        self.weight = nn.Parameter(torch.empty(self.out_features, self.in_features))
+        self.bias = nn.Parameter(torch.zeros(self.out_features))
+        nn.init.orthogonal_(self.weight)
+
+    def constrained_weight(self) -> torch.Tensor:
+        norms = self.weight.norm(p=self.p, dim=-1, keepdim=True)
+        return self.weight / norms.clamp_min(1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.constrained_weight(), self.bias)
+
+
+class GroupSortInfCritic(nn.Module):
+    """The GroupSort class of Anil, Lucas and Grosse's universality theorem,
+    :math:`\\mathbb R^{D}\\to\\mathbb R`: a first layer with
+    :math:`\\|W_1\\|_{2,\\infty}\\le1` (rows of Euclidean norm <= 1), ``depth - 1`` further
+    layers with :math:`\\|W_k\\|_\\infty\\le1` (rows of ``l_1`` norm <= 1), MaxMin after each
+    (1-Lipschitz for the max norm), and a head row of ``l_1`` norm <= 1 (:class:`RowNormLinear`).
+
+    Then :math:`|f(x)-f(y)|\\le\\|W_1(x-y)\\|_\\infty\\le\\|x-y\\|_2`: 1-Lipschitz for the
+    Euclidean norm, for any raw weights, but a different class from :class:`GroupSortCritic`'s
+    spectral-norm layers (neither contains the other beyond the first layer).
+    Input ``(N, in_dim)``, output ``(N,)``.
+    """
+
+    def __init__(self, in_dim: int, width: int = 32, depth: int = 3):
+        super().__init__()
+        in_dim = check_int(in_dim, "in_dim", 1)
+        width = check_int(width, "width", 2)
+        depth = check_int(depth, "depth", 1)
+        if width % 2:
+            raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
+        layers: list[nn.Module] = []
+        for k in range(depth):
+            layers += [RowNormLinear(in_dim if k == 0 else width, width, p=2 if k == 0 else 1),
+                       MaxMin()]
+        self.body = nn.Sequential(*layers)
+        self.head = RowNormLinear(width, 1, p=1)
+        with torch.no_grad():
+            self.head.weight.normal_(0.0, width**-0.5)
+        self.in_dim, self.width, self.depth = in_dim, width, depth
+
+    def weights(self) -> list[torch.Tensor]:
+        """The constrained weight matrices, input to output (head last, ``(1, width)``)."""
+        return [layer.constrained_weight() for layer in [*self.body, self.head]
+                if isinstance(layer, RowNormLinear)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"input must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
+        return self.head(self.body(x))[:, 0]
+
+
+def inf_norm_bound(critic: nn.Module) -> float:
+    """The Lipschitz bound of Anil, Lucas and Grosse's norms for the Euclidean input norm:
+    :math:`\\|W_1\\|_{2,\\infty}\\prod_{k\\ge2}\\|W_k\\|_\\infty` (the head included as a row),
+    in float64, for a :class:`GroupSortInfCritic` or a :class:`GroupSortCritic` (whose
+    spectral-norm layers need not satisfy it: the two classes differ)."""
+    if isinstance(critic, GroupSortInfCritic):
+        mats = critic.weights()
+    elif isinstance(critic, GroupSortCritic):
+        mats = [layer.orthonormal_weight() for layer in critic.body
+                if isinstance(layer, BjorckLinear)] + [critic.head_weight()[None, :]]
+    else:
+        raise TypeError(f"critic must be a GroupSortInfCritic or a GroupSortCritic, got "
+                        f"{type(critic).__name__}")
+    with torch.no_grad():
+        w = [m.detach().double() for m in mats]
+        bound = float(w[0].norm(dim=1).max())
+        for m in w[1:]:
+            bound *= float(m.abs().sum(dim=1).max())
+    return bound
+
+
 def certified_lipschitz(critic: nn.Module) -> float:
     """A certified upper bound on the Lipschitz constant of a critic of :func:`neural_ipm`: the
     product of the exact spectral norms (float64 SVD) of its effective weights (1-Lipschitz
-    activations: MaxMin, ReLU). For the ``relu-clip`` family the class constant
+    activations: MaxMin, ReLU); for a :class:`GroupSortInfCritic`, :func:`inf_norm_bound`. For the ``relu-clip`` family the class constant
     ``prod_k CLIP sqrt(n_in n_out)`` is returned instead (the bound for every clipped network),
     so that dividing by it gives a 1-Lipschitz class."""
+    if isinstance(critic, GroupSortInfCritic):
+        return inf_norm_bound(critic)
     if isinstance(critic, GroupSortCritic):
         mats = [layer.orthonormal_weight() for layer in critic.body
                 if isinstance(layer, BjorckLinear)] + [critic.head_weight()[None, :]]
@@ -949,7 +1046,7 @@ def certified_lipschitz(critic: nn.Module) -> float:
         with torch.no_grad():
             mats = critic.weights()
     else:
-        raise TypeError(f"critic must be a GroupSortCritic or a ReLUCritic, got "
+        raise TypeError(f"critic must be a GroupSortCritic, GroupSortInfCritic or ReLUCritic, got "
                         f"{type(critic).__name__}")
     with torch.no_grad():
         return float(np.prod([np.linalg.norm(w.detach().double().numpy(), 2) for w in mats]))
@@ -974,7 +1071,9 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     Returns a float, or ``(float, critic)`` with ``return_critic=True``.
 
     ``family`` (one of :data:`CRITIC_FAMILIES`) picks the class: ``"groupsort"`` (the default,
-    above), or a :class:`ReLUCritic` with Björck, spectrally normalized or clipped weights. For
+    above), ``"groupsort-inf"`` (:class:`GroupSortInfCritic`, the norms of Anil, Lucas and
+    Grosse's universality theorem), or a :class:`ReLUCritic` with Björck, spectrally normalized
+    or clipped weights. For
     the Björck and spectral ReLU families the estimate is divided by :func:`certified_lipschitz`
     of the trained critic when that exceeds 1; for ``relu-clip`` always by the class constant
     (the clipped class divided by it is a class of 1-Lipschitz functions). So every family's
@@ -995,6 +1094,8 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
     with torch_seeded(derive_seed(int(seed), "neural_ipm", "init")):
         if family == "groupsort":
             critic = GroupSortCritic(xa.shape[1], width, depth)
+        elif family == "groupsort-inf":
+            critic = GroupSortInfCritic(xa.shape[1], width, depth)
         else:
             critic = ReLUCritic(xa.shape[1], width, depth, constraint=family.split("-")[1])
     with one_thread():  # tiny networks: one CPU thread is fastest and deterministic
@@ -1022,6 +1123,7 @@ def neural_ipm(x, y, *, width: int = 32, depth: int = 3, steps: int = 500, lr: f
             if family == "relu-clip":  # the class constant: the clipped class divided by it
                 value /= certified_lipschitz(c64)  # is a class of 1-Lipschitz functions
             elif family != "groupsort":  # certify: divide by the exact bound when above 1
+                # (for groupsort-inf the bound is <= 1 by construction, up to rounding)
                 value /= max(1.0, certified_lipschitz(c64))
     return (value, critic) if return_critic else value
 
@@ -1463,6 +1565,27 @@ def operator_norm_check(critics) -> dict:
                       "rounding of Björck's last step, (L+1)(w+2)·2^-24")
 
 
+def inf_norm_check(critics, inside: bool = True) -> dict:
+    """The claim that every critic in ``critics`` (a non-empty list) lies in the class of
+    Anil, Lucas and Grosse's theorem (``inside=True``: the largest :func:`inf_norm_bound` is at
+    most 1, up to float32 rounding of the row scaling, ``(L+1)(w+2) 2^-24``), or that every one
+    lies outside it (``inside=False``: the smallest bound is above 1 + that rounding)."""
+    critics = list(critics)
+    if not critics:
+        raise ValueError("critics must be a non-empty list")
+    bounds = [inf_norm_bound(c) for c in critics]
+    mats = [c.weights() if isinstance(c, GroupSortInfCritic) else _critic_matrices(c)
+            for c in critics]
+    rounding = max(len(m) * (max(max(w.shape) for w in m) + 2) * _U32 for m in mats)
+    basis = ("||W_1||_{2,inf} prod_k ||W_k||_inf in float64; rounding allowance of the float32 "
+             "row scaling, (L+1)(w+2)·2^-24")
+    if inside:
+        return dict(measured=max(bounds), reference=1.0, relation="<=", tolerance=rounding,
+                    basis=basis)
+    return dict(measured=min(bounds), reference=1.0 + rounding, relation=">", tolerance=0.0,
+                basis=basis + " (reference: 1 plus the allowance)")
+
+
 def gradient_norm_check(critics, points) -> dict:
     """The claim that the critics are 1-Lipschitz, checked on the largest input-gradient norm
     over ``points`` ``(N, D)`` and over the critics (a list of :class:`GroupSortCritic`), with
@@ -1542,6 +1665,53 @@ def slope_check(n, values, reference: float, test: str = "equals", level: float 
                 relation=">" if test == "above" else "<", tolerance=0.0,
                 basis=f"measured: the one-sided {level:.0%} {side} confidence bound of the "
                       f"slope, {where}, Student t ({df} df)")
+
+
+def slope_difference_check(n_a, values_a, n_b, values_b, level: float = 0.99) -> dict:
+    """The claim that the log-log slope of ``values_a`` on ``n_a`` lies strictly above that of
+    ``values_b`` on ``n_b`` (two independent regressions, :func:`loglog_slope`): measured, the
+    one-sided ``level`` lower confidence bound of the difference, ``(s_a - s_b) - t SE`` with
+    :math:`SE=\\sqrt{SE_a^2+SE_b^2}` and Student ``t`` on ``df_a + df_b`` degrees of freedom;
+    the claim holds when that bound is above 0."""
+    from scipy import stats
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    sa, ea, fa = loglog_slope(n_a, values_a)
+    sb, eb, fb = loglog_slope(n_b, values_b)
+    se = math.hypot(ea, eb)
+    t = float(stats.t.ppf(level, fa + fb))
+    return dict(measured=sa - sb - t * se, reference=0.0, relation=">", tolerance=0.0,
+                basis=f"measured: one-sided {level:.0%} lower bound of the slope difference "
+                      f"{sa:.3f} - ({sb:.3f}) = {sa - sb:.3f}, SE {se:.3f} (independent fits), "
+                      f"Student t ({fa + fb} df)")
+
+
+def optimisation_error_check(w1, estimates) -> dict:
+    """The bound of the optimisation error over a finite generator family:
+    :math:`W_1(\\hat\\theta)-\\min_\\theta W_1(\\theta)\\le\\hat T` with
+    :math:`\\hat\\theta=\\arg\\min_\\theta\\hat d(\\theta)` and
+    :math:`\\hat T=\\max_\\theta(W_1(\\theta)-\\hat d(\\theta))`.
+
+    ``w1`` and ``estimates`` are arrays ``(k,)`` over the ``k`` generators of the family: the
+    exact :func:`wasserstein1` to the target and a critic estimate of each. The bound holds
+    whenever every estimate is at most its W1 (a 1-Lipschitz class: check that separately, as
+    with :func:`ipm_below_w1_check`); it can fail for a class that exceeds W1. Tolerance:
+    float64 rounding, 1e-9 of the largest W1."""
+    w = np.asarray(w1, dtype=float)
+    d = np.asarray(estimates, dtype=float)
+    if w.ndim != 1 or w.shape != d.shape or w.size < 2:
+        raise ValueError(f"w1 and estimates must be 1-D arrays of the same length >= 2, got "
+                         f"shapes {w.shape} and {d.shape}")
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(d))) or np.any(w < 0):
+        raise ValueError("w1 must be finite and non-negative, and estimates finite")
+    best = int(np.argmin(d))
+    T = float(np.max(w - d))
+    return dict(measured=float(w[best] - w.min()), reference=T, relation="<=",
+                tolerance=1e-9 * float(w.max()),
+                basis=f"generator {best} of {w.size} minimises the estimate; T = max(W1 - d) "
+                      f"= {T:.4f} over the family (attained at generator "
+                      f"{int(np.argmax(w - d))}); tolerance: float64 rounding")
 
 
 def error_ratio_check(values, references, errors, relation: str = "==") -> dict:
