@@ -847,6 +847,7 @@ def test_neural_ipm_rejects_an_unknown_family():
 from gantheory import config  # noqa: E402
 from gantheory import wasserstein as ws  # noqa: E402
 
+
 def test_inf_class_critic_is_1_lipschitz_for_any_raw_weights():
     with config.torch_seeded(3):
         critic = ws.GroupSortInfCritic(3, width=10, depth=3)

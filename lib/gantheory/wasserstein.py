@@ -1030,9 +1030,10 @@ def inf_norm_bound(critic: nn.Module) -> float:
 def certified_lipschitz(critic: nn.Module) -> float:
     """A certified upper bound on the Lipschitz constant of a critic of :func:`neural_ipm`: the
     product of the exact spectral norms (float64 SVD) of its effective weights (1-Lipschitz
-    activations: MaxMin, ReLU); for a :class:`GroupSortInfCritic`, :func:`inf_norm_bound`. For the ``relu-clip`` family the class constant
-    ``prod_k CLIP sqrt(n_in n_out)`` is returned instead (the bound for every clipped network),
-    so that dividing by it gives a 1-Lipschitz class."""
+    activations: MaxMin, ReLU); for a :class:`GroupSortInfCritic`, :func:`inf_norm_bound`. For
+    the ``relu-clip`` family the class constant ``prod_k CLIP sqrt(n_in n_out)`` is returned
+    instead (the bound for every clipped network), so that dividing by it gives a 1-Lipschitz
+    class."""
     if isinstance(critic, GroupSortInfCritic):
         return inf_norm_bound(critic)
     if isinstance(critic, GroupSortCritic):
