@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from gantheory import claims, config
 from gantheory import wasserstein as ws
@@ -59,18 +60,74 @@ def test_transit_cost_check_rejects_a_wrong_constant(reject):
     reject(rec, "cost formula sum d^2/(8K), one half-transit per gap instead of two")
 
 
-@pytest.mark.control("ch09-squared-length-flat")
-def test_flat_slope_check_rejects_the_sum_of_lengths(reject):
-    n_all, lengths = [], []
-    for n in (8, 16, 32, 64):
-        for r in range(3):
-            p = np.random.default_rng(config.derive_seed(9, "ctl-grow", n, r)).uniform(0, 1, (n, 2))
-            order, _ = ws.min_squared_path(p)
+def _paths(D, grid=(8, 16, 32, 64), reps=3):
+    """Heuristic/exact least squared paths through uniform points in [0, 1]^D: rows
+    ``(n, points, order, S)``."""
+    rows = []
+    for n in grid:
+        for r in range(reps):
+            p = np.random.default_rng(config.derive_seed(9, "ctl-grow", D, n, r)).uniform(0, 1,
+                                                                                          (n, D))
+            order, S = ws.min_squared_path(p)
+            rows.append((n, p, order, S))
+    return rows
+
+
+@pytest.mark.control("ch09-path-energy-slope-d2", "ch09-path-energy-slope-d3")
+def test_energy_slope_check_rejects_the_sum_of_lengths(reject):
+    for D in (2, 3):
+        rows = _paths(D)
+        n_all = [n for n, *_ in rows]
+        lengths = [np.linalg.norm(np.diff(p[o], axis=0), axis=1).sum() for _, p, o, _ in rows]
+        rec = _ledger().evaluate(f"ch09-path-energy-slope-d{D}", statement="control",
+                                 **ws.slope_check(n_all, lengths, 1 - 2 / D, "equals"))
+        reject(rec, f"the sum of (unsquared) lengths, which grows like n^(1 - 1/{D})")
+
+
+@pytest.mark.control("ch09-spacing-energy-d1")
+def test_spacing_energy_rejects_the_mean_without_its_factor_2(reject):
+    ratios = []
+    for n in (16, 64, 256):
+        for r in range(10):
+            g = np.random.default_rng(config.derive_seed(9, "ctl-gap", n, r))
+            x = np.sort(g.uniform(size=n))
+            ratios.append(np.sum(np.diff(x) ** 2) / ((n - 1) / ((n + 1) * (n + 2))))
+    ratios = np.array(ratios)
+    rec = _ledger().evaluate("ch09-spacing-energy-d1", statement="control",
+                             measured=float(ratios.mean()), reference=1.0, relation="==",
+                             tolerance=float(stats.t.ppf(0.995, len(ratios) - 1)
+                                             * ratios.std(ddof=1) / np.sqrt(len(ratios))),
+                             basis="control")
+    reject(rec, "E S = (n-1)/((n+1)(n+2)), the exact mean without its factor 2")
+
+
+@pytest.mark.control("ch09-generator-rate-d1")
+def test_generator_rate_rejects_a_target_the_sample_does_not_come_from(reject):
+    u = (np.arange(4000) + 0.5) / 4000
+    n_all, w1 = [], []
+    for n in (16, 64, 256, 1024):
+        for r in range(4):
+            x = np.random.default_rng(config.derive_seed(9, "ctl-rate", n, r)).uniform(size=n)
+            G = ws.optimal_generator_1d(x, ws.lipschitz_threshold_1d(x))
             n_all.append(n)
-            lengths.append(np.linalg.norm(np.diff(p[order], axis=0), axis=1).sum())
-    rec = _ledger().evaluate("ch09-squared-length-flat", statement="control", kind="observation",
-                             **ws.slope_check(n_all, lengths, 0.0, "equals"))
-    reject(rec, "the sum of (unsquared) lengths, which grows like n^(1/2)")
+            w1.append(np.mean(np.abs(np.ravel(G(u)) - 1.2 * u)))  # W1 to U[0, 1.2]
+    rec = _ledger().evaluate("ch09-generator-rate-d1", statement="control",
+                             **ws.slope_check(n_all, w1, -0.5, "equals"))
+    reject(rec, "W1 to U[0, 1.2], a law the sample was not drawn from (no decay)")
+
+
+@pytest.mark.control("ch09-curve-lower-bound")
+def test_curve_lower_bound_rejects_the_sampling_rate_as_a_bound(reject):
+    ratios = []
+    for D in (2, 3):
+        for n, p, order, _ in _paths(D, grid=(16, 64), reps=2):
+            K0 = ws.path_threshold(p, order)
+            X = np.random.default_rng(n).uniform(0, 1, (2000, D))
+            dist, se = ws.mean_distance_to_path(p, order, X)
+            ratios.append((dist - 2.33 * se) / K0 ** (-1 / D))  # wrong: K^(-1/D), not K^(-1/(D-1))
+    rec = _ledger().evaluate("ch09-curve-lower-bound", statement="control",
+                             measured=min(ratios), reference=1.0, relation=">=", basis="control")
+    reject(rec, "a 'lower bound' K^(-1/D) in place of the bound of order K^(-1/(D-1))")
 
 
 @pytest.mark.control("ch09-star-walk-at-bound")

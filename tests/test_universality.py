@@ -299,3 +299,21 @@ def test_power_table_reads_the_saved_study():
     assert table.attrs["norm_spread_min"] == table.drop(index="gaussian")["norm_spread"].min()
     with pytest.raises(ValueError, match="no conditional cells"):
         rmt.universality_power_table(path, n=7, p=7, k=7)
+
+
+def test_multisplit_p_value_is_twice_the_median_and_valid():
+    from gantheory.rmt import multisplit_p_value
+
+    assert multisplit_p_value([0.05, 0.71, 0.70, 0.31, 0.61]) == pytest.approx(1.0)
+    assert multisplit_p_value([0.01, 0.02, 0.2, 0.3, 0.04]) == pytest.approx(0.08)
+    assert multisplit_p_value([0.3]) == pytest.approx(0.6)
+    # valid under dependence: for identical uniform p-values it is 2U, of size at most alpha
+    u = np.random.default_rng(0).uniform(size=20_000)
+    agg = np.array([multisplit_p_value([q] * 5) for q in u])
+    assert np.mean(agg <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / u.size)
+    with pytest.raises(ValueError, match="p_values"):
+        multisplit_p_value([])
+    with pytest.raises(ValueError, match="p_values"):
+        multisplit_p_value([0.5, 1.5])
+    with pytest.raises(ValueError, match="gamma"):
+        multisplit_p_value([0.5], gamma=0)

@@ -928,3 +928,36 @@ def test_slope_difference_check_sees_a_real_difference_and_not_a_null():
     assert ws.slope_difference_check(n, b, n, a)["measured"] < 0
     with pytest.raises(ValueError, match="level"):
         ws.slope_difference_check(n, a, n, b, level=1.5)
+
+
+# --- the rates of a one-dimensional latent (issue 15, item 8) ---
+
+def test_uniform_spacing_energy_matches_simulation_and_validates():
+    g = np.random.default_rng(0)
+    sims = [np.sum(np.diff(np.sort(g.uniform(size=20))) ** 2) for _ in range(20_000)]
+    assert np.mean(sims) == pytest.approx(ws.uniform_spacing_energy(20), rel=0.01)
+    with pytest.raises(ValueError, match="n"):
+        ws.uniform_spacing_energy(1)
+
+
+def test_curve_lower_bound_decays_like_k_to_the_minus_one_over_d_minus_one():
+    for D in (2, 3):
+        a, b = ws.curve_w1_lower_bound(1e3, D), ws.curve_w1_lower_bound(1e5, D)
+        assert np.log(b / a) / np.log(100) == pytest.approx(-1 / (D - 1), abs=0.01)
+    # a segment of length 1 through the unit square: the bound is below its mean distance
+    X = np.random.default_rng(1).uniform(0, 1, (20_000, 2))
+    seg = np.array([[0.0, 0.5], [1.0, 0.5]])
+    dist, _ = ws.mean_distance_to_path(seg, np.array([0, 1]), X)
+    assert dist == pytest.approx(0.25, abs=0.005)  # E|y - 1/2| for y uniform
+    assert ws.curve_w1_lower_bound(1.0, 2) < dist
+    assert ws.curve_w1_lower_bound(5.0, 1) == 0.0
+    with pytest.raises(ValueError, match="K"):
+        ws.curve_w1_lower_bound(-1.0, 2)
+
+
+def test_mean_distance_to_path_validates_its_samples():
+    pts = np.array([[0.0, 0.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="samples must have 2 columns"):
+        ws.mean_distance_to_path(pts, np.array([0, 1]), np.zeros((3, 3)))
+    d, _ = ws.mean_distance_to_path(pts, np.array([0, 1]), np.array([[0.5, 1.0], [2.0, 0.0]]))
+    assert d == pytest.approx(1.0)

@@ -56,7 +56,8 @@ from scipy.linalg import eigh, helmert
 
 from gantheory._checks import as_labels, as_samples, check_int
 
-__all__ = ["STATISTICS", "UniversalityTest", "universality_test", "universality_power_table"]
+__all__ = ["STATISTICS", "UniversalityTest", "universality_test", "universality_power_table",
+           "multisplit_p_value"]
 
 #: The statistics, in the order of :attr:`UniversalityTest.statistics` and of the table.
 STATISTICS = ("bulk_ks", "spike_gap", "edge_gap", "alignment_gap", "norm_spread")
@@ -424,6 +425,28 @@ def universality_test(features, labels, *, seed: int, n_boot: int = 99, level: f
 
 
 # --------------------------------------------------------------------------- the saved study
+
+
+def multisplit_p_value(p_values, gamma: float = 0.5) -> float:
+    """Aggregate the p-values of one test repeated over several random splits of the same
+    data (Meinshausen, Meier and Bühlmann 2009, quantile aggregation): with ``R`` p-values,
+    ``min(1, p_(j) / gamma)`` where ``p_(j)`` is the ``j = ceil(gamma R)``-th smallest.
+
+    It is a valid p-value whatever the dependence between the splits: if it is at most
+    ``alpha``, at least ``gamma R`` of the ``p_r`` are at most ``gamma alpha``, and by Markov's
+    inequality that has probability at most
+    :math:`\\mathbb E[\\#\\{r: p_r\\le\\gamma\\alpha\\}]/(\\gamma R)\\le\\alpha`. It removes the
+    dependence of a single split's p-value on the split seed. ``p_values``: a non-empty 1-D
+    array of numbers in ``[0, 1]``; ``gamma`` in ``(0, 1]``."""
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or p.size == 0 or not np.all(np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p_values must be a non-empty 1-D array of numbers in [0, 1], got "
+                         f"{p_values!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating)) \
+            or not 0 < gamma <= 1:
+        raise ValueError(f"gamma must be a number in (0, 1], got {gamma!r}")
+    j = int(np.ceil(gamma * p.size))
+    return float(min(1.0, np.sort(p)[j - 1] / gamma))
 
 
 def universality_power_table(path, *, n: int = 400, p: int = 200, k: int = 2):

@@ -1695,9 +1695,10 @@ def downstream_accuracies(features, labels, surrogate: GaussianMixtureSurrogate,
 from gantheory._universality import STATISTICS as UNIVERSALITY_STATISTICS  # noqa: E402
 from gantheory._universality import (  # noqa: E402
     UniversalityTest,
+    multisplit_p_value,
     universality_power_table,
     universality_test,
 )
 
 __all__ += ["UNIVERSALITY_STATISTICS", "UniversalityTest", "universality_test",
-            "universality_power_table"]
+            "universality_power_table", "multisplit_p_value"]
