@@ -67,3 +67,24 @@ def test_isoperimetric_check_rejects_a_discontinuous_sector_map(reject):
                        **pt.isoperimetric_check(masses, n, GAP / 25.0))
     reject(rec, "nearest-sector map of six equal sectors (precision 1) claimed 25-Lipschitz")
     assert pt.DisconnectedTarget.regular(6, D=2).gap == pytest.approx(GAP)
+
+
+@pytest.mark.control("ch07-isoperimetric-dims")
+def test_worst_isoperimetric_check_rejects_one_discontinuous_map_among_gans(reject):
+    """Honest masses of three 3-separated cluster maps, plus the nearest-cone map (precision 1,
+    discontinuous) claimed 40-Lipschitz: the worst-of check must fail on the one bad run."""
+    n = 20_000
+    runs = []
+    for seed in range(3):
+        z = np.random.default_rng(10 + seed).standard_normal((n, 3))
+        cells, dist = pt.simplicial_cells(z, 4)
+        runs.append((np.bincount(cells[dist > 0.5], minlength=4) / n, n, 1.0))
+    led = claims.Ledger("ch07", mode="quick")
+    ok = led.evaluate("ch07-isoperimetric-dims", statement="control",
+                      **pt.isoperimetric_check_worst(runs))
+    assert ok.holds, ok.line()
+    runs.append((_cluster_masses(4, 3, n, seed=4), n, GAP / 40.0))
+    rec = led.evaluate("ch07-isoperimetric-dims", statement="control",
+                       **pt.isoperimetric_check_worst(runs))
+    reject(rec, "one discontinuous nearest-cone map (precision 1) among the runs, claimed "
+                "40-Lipschitz")

@@ -126,3 +126,16 @@ def test_strip_mass_of_several_boundaries_on_the_same_draws():
         assert one == (pytest.approx(est[k]), pytest.approx(se[k]))
     with pytest.raises(ValueError):
         pt.strip_mass_mc(lambda z: z[:, 0], 2, 0.0, 10, seed=0)
+
+
+def test_isoperimetric_check_worst_takes_the_worst_run_and_validates():
+    from gantheory import partitions as pt
+
+    good = (np.array([0.2, 0.2, 0.2]), 10_000, 0.5)
+    bad = (np.array([0.5, 0.5, 0.0]), 10_000, 3.0)
+    one = pt.isoperimetric_check(*good)
+    worst = pt.isoperimetric_check_worst([good])
+    assert worst["measured"] == pytest.approx(one["measured"] - one["tolerance"])
+    assert pt.isoperimetric_check_worst([good, bad])["measured"] > 0
+    with pytest.raises(ValueError, match="runs"):
+        pt.isoperimetric_check_worst([])
