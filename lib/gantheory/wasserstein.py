@@ -861,16 +861,18 @@ class MaxMin(nn.Module):
         return torch.cat([pairs.amax(-1), pairs.amin(-1)], dim=-1)
 
 
-def _groupsort_body(in_dim: int, width, depth, iters: int) -> tuple[nn.Sequential, int, int]:
-    """``depth`` blocks ``BjorckLinear -> MaxMin`` of width ``width`` (even) from ``in_dim``
-    inputs: 1-Lipschitz for any weights. Returns ``(body, width, depth)`` after validation."""
+def _groupsort_body(in_dim: int, width, depth, linear: Callable[[int, int, int], nn.Module]
+                    ) -> tuple[nn.Sequential, int, int]:
+    """``depth`` blocks ``linear -> MaxMin`` of width ``width`` (even) from ``in_dim`` inputs,
+    block ``k`` built by ``linear(k, n_in, n_out)`` (a norm-constrained linear layer).
+    Returns ``(body, width, depth)`` after validation."""
     width = check_int(width, "width", 2)
     depth = check_int(depth, "depth", 1)
     if width % 2:
         raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
     layers: list[nn.Module] = []
     for k in range(depth):
-        layers += [BjorckLinear(in_dim if k == 0 else width, width, iters), MaxMin()]
+        layers += [linear(k, in_dim if k == 0 else width, width), MaxMin()]
     return nn.Sequential(*layers), width, depth
 
 
@@ -887,7 +889,8 @@ class GroupSortCritic(nn.Module):
     def __init__(self, in_dim: int, width: int = 32, depth: int = 3, iters: int = 20):
         super().__init__()
         in_dim = check_int(in_dim, "in_dim", 1)
-        self.body, width, depth = _groupsort_body(in_dim, width, depth, iters)
+        self.body, width, depth = _groupsort_body(
+            in_dim, width, depth, lambda k, a, b: BjorckLinear(a, b, iters))
         self.head = nn.Parameter(torch.randn(width) / width**0.5)
         self.head_bias = nn.Parameter(torch.zeros(()))
         self.in_dim, self.width, self.depth = in_dim, width, depth
@@ -1038,15 +1041,8 @@ class GroupSortInfCritic(nn.Module):
     def __init__(self, in_dim: int, width: int = 32, depth: int = 3):
         super().__init__()
         in_dim = check_int(in_dim, "in_dim", 1)
-        width = check_int(width, "width", 2)
-        depth = check_int(depth, "depth", 1)
-        if width % 2:
-            raise ValueError(f"width must be even (MaxMin pairs channels), got {width}")
-        layers: list[nn.Module] = []
-        for k in range(depth):
-            layers += [RowNormLinear(in_dim if k == 0 else width, width, p=2 if k == 0 else 1),
-                       MaxMin()]
-        self.body = nn.Sequential(*layers)
+        self.body, width, depth = _groupsort_body(
+            in_dim, width, depth, lambda k, a, b: RowNormLinear(a, b, p=2 if k == 0 else 1))
         self.head = RowNormLinear(width, 1, p=1)
         with torch.no_grad():
             self.head.weight.normal_(0.0, width**-0.5)
@@ -1063,21 +1059,24 @@ class GroupSortInfCritic(nn.Module):
         return self.head(self.body(x))[:, 0]
 
 
+def _inf_class_matrices(critic: nn.Module) -> list[torch.Tensor]:
+    """The matrices a :class:`GroupSortInfCritic` or a :class:`GroupSortCritic` applies, input
+    to output, the head last as a ``(1, width)`` row."""
+    if isinstance(critic, GroupSortInfCritic):
+        return critic.weights()
+    if isinstance(critic, GroupSortCritic):
+        return _critic_matrices(critic)
+    raise TypeError(f"critic must be a GroupSortInfCritic or a GroupSortCritic, got "
+                    f"{type(critic).__name__}")
+
+
 def inf_norm_bound(critic: nn.Module) -> float:
     """The Lipschitz bound of Anil, Lucas and Grosse's norms for the Euclidean input norm:
     :math:`\\|W_1\\|_{2,\\infty}\\prod_{k\\ge2}\\|W_k\\|_\\infty` (the head included as a row),
     in float64, for a :class:`GroupSortInfCritic` or a :class:`GroupSortCritic` (whose
     spectral-norm layers need not satisfy it: the two classes differ)."""
-    if isinstance(critic, GroupSortInfCritic):
-        mats = critic.weights()
-    elif isinstance(critic, GroupSortCritic):
-        mats = [layer.orthonormal_weight() for layer in critic.body
-                if isinstance(layer, BjorckLinear)] + [critic.head_weight()[None, :]]
-    else:
-        raise TypeError(f"critic must be a GroupSortInfCritic or a GroupSortCritic, got "
-                        f"{type(critic).__name__}")
     with torch.no_grad():
-        w = [m.detach().double() for m in mats]
+        w = [m.detach().double() for m in _inf_class_matrices(critic)]
         bound = float(w[0].norm(dim=1).max())
         for m in w[1:]:
             bound *= float(m.abs().sum(dim=1).max())
@@ -1208,7 +1207,8 @@ class GroupSortGenerator(nn.Module):
         super().__init__()
         self.latent_dim = check_int(latent_dim, "latent_dim", 1)
         self.out_dim = check_int(out_dim, "out_dim", 1)
-        self.body, width, depth = _groupsort_body(self.latent_dim, width, depth, iters)
+        self.body, width, depth = _groupsort_body(
+            self.latent_dim, width, depth, lambda k, a, b: BjorckLinear(a, b, iters))
         self.lipschitz = _check_positive(lipschitz, "lipschitz")
         self.out = BjorckLinear(width, self.out_dim, iters)
         self.width, self.depth = width, depth
@@ -1632,8 +1632,7 @@ def inf_norm_check(critics, inside: bool = True) -> dict:
     if not critics:
         raise ValueError("critics must be a non-empty list")
     bounds = [inf_norm_bound(c) for c in critics]
-    mats = [c.weights() if isinstance(c, GroupSortInfCritic) else _critic_matrices(c)
-            for c in critics]
+    mats = [_inf_class_matrices(c) for c in critics]
     rounding = max(len(m) * (max(max(w.shape) for w in m) + 2) * _U32 for m in mats)
     basis = ("||W_1||_{2,inf} prod_k ||W_k||_inf in float64; rounding allowance of the float32 "
              "row scaling, (L+1)(w+2)·2^-24")
